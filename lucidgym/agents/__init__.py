@@ -1,0 +1,1 @@
+"""Agents and planners; planners see models only through :class:`lucidgym.types.Dynamics`."""

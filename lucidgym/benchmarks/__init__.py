@@ -1,0 +1,1 @@
+"""The benchmark suite: wires environments, models and agents together and measures them."""

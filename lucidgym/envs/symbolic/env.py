@@ -1,0 +1,282 @@
+"""``SymbolicEnv`` and its native vector env."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from lucidgym.envs.core import ArrayVectorEnv, KernelDynamics, check_action, check_state
+from lucidgym.envs.rendering import HumanWindow, draw_text, fill_rect
+from lucidgym.envs.symbolic.kernel import SymbolicKernel
+from lucidgym.envs.symbolic.parent import DeterministicParent, Parent
+from lucidgym.envs.symbolic.tasks import BLANK, NUM_SYMBOLS, SymbolicState, Task, make_task
+
+
+def _build_kernel(
+    task: str | Task, parent: Parent | None, task_kwargs: dict[str, Any]
+) -> SymbolicKernel:
+    if isinstance(task, str):
+        task = make_task(task, **task_kwargs)
+    elif task_kwargs:
+        raise ValueError(f"task arguments {sorted(task_kwargs)} given with a Task instance")
+    if not isinstance(task, Task):
+        raise ValueError(f"task must be a task name or a Task, got {type(task).__name__}")
+    parent = DeterministicParent() if parent is None else parent
+    if not isinstance(parent, Parent):
+        raise ValueError(f"parent must implement the Parent protocol, got {type(parent).__name__}")
+    return SymbolicKernel(task, parent)
+
+
+def _observation_space(kernel: SymbolicKernel) -> gym.spaces.Box:
+    return gym.spaces.Box(0.0, 1.0, shape=(kernel.obs_dim,), dtype=np.float32)
+
+
+class SymbolicEnv(gym.Env[np.ndarray, np.int64]):
+    """Discrete symbols and a parent that answers: the WMIL tasks.
+
+    ## Description
+    Each step shows one of 8 symbols (or a blank) and some task cues; the agent outputs
+    a symbol; a :class:`~lucidgym.envs.symbolic.Parent` grades the output and moves the
+    world on. Four tasks are registered, from pure reaction to memory and delayed credit:
+
+    - ``PatternEcho-v0``: output the symbol shown (reaction).
+    - ``SequenceNext-v0``: output the next element of a repeating sequence of ``length``
+      distinct symbols drawn anew each episode (memory: infer the sequence).
+    - ``Conditional-v0``: output ``(s + r * 8 // num_rules) % 8`` for the shown ``s``,
+      where the rule ``r`` is cued only on the first step (memory).
+    - ``DelayedRecall-v0``: a symbol, ``delay`` blanks, then a recall cue: output the
+      symbol (memory and delayed credit).
+
+    ## Action Space
+    ``Discrete(8)``: the symbol to output.
+
+    ## Observation Space
+    ``Box(0, 1, (8 + C,), float32)``:
+
+    | index | signal | min | max |
+    |-------|--------|-----|-----|
+    | 0-7 | one-hot symbol shown (all zero for a blank) | 0 | 1 |
+    | 8.. | task cues (see below) | 0 | 1 |
+
+    Cues: ``Conditional`` shows the one-hot rule on the first step only,
+    ``DelayedRecall`` a recall flag; the other tasks have none.
+
+    ## Rewards
+    ``goal``: 1 for the correct output on a graded step, else 0. ``info["reward_vector"]``
+    holds every component the parent gives (``goal`` for :class:`DeterministicParent`).
+
+    ## Starting State
+    A random symbol; ``SequenceNext`` draws its sequence, ``Conditional`` its rule and
+    ``DelayedRecall`` its first stored symbol, all from ``self.np_random``.
+
+    ## Episode End
+    Termination: never (success is reported in ``info``, it does not end an episode).
+    Truncation: the registered ``max_episode_steps`` (32; 50 for ``DelayedRecall-v0``).
+
+    ## Info
+    ``success`` (this step's output was correct), ``graded`` (this step had a target),
+    ``target`` (the correct output, ``-1`` where none), ``reward_vector``.
+
+    ## Arguments
+    ``task``: a task name (``pattern_echo``, ``sequence_next``, ``conditional``,
+    ``delayed_recall``) or a :class:`~lucidgym.envs.symbolic.Task`; ``parent``: a
+    :class:`~lucidgym.envs.symbolic.Parent` (default :class:`DeterministicParent`);
+    ``render_mode``: ``"ansi"``, ``"rgb_array"`` or ``"human"``; further keyword
+    arguments go to the task (``length=4``, ``num_rules=2``, ``delay=3``).
+
+    ## Version History
+    - v0: initial release.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import lucidgym  # noqa: F401
+        >>> env = gym.make("PatternEcho-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs, reward, terminated, truncated, info = env.step(int(obs.argmax()))
+        >>> float(reward), bool(info["success"])
+        (1.0, True)
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        task: str | Task = "pattern_echo",
+        parent: Parent | None = None,
+        render_mode: str | None = None,
+        **task_kwargs: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
+            )
+        self.kernel = _build_kernel(task, parent, task_kwargs)
+        self.render_mode = render_mode
+        self.observation_space = _observation_space(self.kernel)
+        self.action_space = gym.spaces.Discrete(NUM_SYMBOLS)
+        self._state: SymbolicState | None = None
+        self._last: dict[str, Any] = {}
+        self._return = 0.0
+        self._window: HumanWindow | None = None
+
+    @property
+    def task(self) -> Task:
+        """The task being played."""
+        return self.kernel.task
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``seed`` fixes it and every episode after it."""
+        super().reset(seed=seed)
+        self._state = self.kernel.initial(self.np_random, 1)
+        self._last = {}
+        self._return = 0.0
+        if self.render_mode == "human":
+            self.render()
+        return self.kernel.observe(self._state)[0], {"target": int(self._state.target[0])}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Output a symbol; see the class docstring for what comes back."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before step()")
+        act = check_action(self.action_space, action, self._name)
+        shown = self._state
+        self._state, reward, _, info = self.kernel.transition(shown, act.reshape(1), self.np_random)
+        r = float(reward[0])
+        self._return += r
+        step_info = {
+            "success": bool(info["success"][0]),
+            "graded": bool(info["graded"][0]),
+            "target": int(info["target"][0]),
+            "reward_vector": {k: float(v[0]) for k, v in info["reward_vector"].items()},
+        }
+        self._last = {"shown": shown, "action": int(act), "reward": r, **step_info}
+        if self.render_mode == "human":
+            self.render()
+        return self.kernel.observe(self._state)[0], r, False, False, step_info
+
+    @property
+    def _name(self) -> str:
+        return self.spec.id if self.spec is not None else f"SymbolicEnv({self.task.name})"
+
+    # -- snapshots and oracle -------------------------------------------------------
+
+    def get_state(self) -> SymbolicState:
+        """A copy of the episode's state as a batch of one (not the random generator)."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before get_state()")
+        return type(self._state)(*(f.copy() for f in self._state))
+
+    def set_state(self, state: SymbolicState) -> None:
+        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before set_state()")
+        self._state = check_state(self._state, state, self._name)
+
+    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[SymbolicState]:
+        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
+        return KernelDynamics(self.kernel, self.action_space, seed)
+
+    # -- rendering ----------------------------------------------------------------
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: one line for the last step; ``rgb_array``: a picture; ``human``: a window."""
+        if self.render_mode is None:
+            gym.logger.warn(f"{self._name}: render() called without a render_mode")
+            return None
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before render()")
+        if self.render_mode == "ansi":
+            return self._ansi()
+        frame = self._frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = HumanWindow(self._name, self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    def _ansi(self) -> str:
+        assert self._state is not None
+        t = int(self._state.t[0])
+        if not self._last:
+            return f"t={t:3d} shown={_symbol_text(int(self._state.symbol[0]))} (start)"
+        shown: SymbolicState = self._last["shown"]
+        mark = (
+            ("correct" if self._last["success"] else "wrong")
+            if self._last["graded"]
+            else "ungraded"
+        )
+        cue = "".join(str(int(c)) for c in shown.cue[0])
+        return (
+            f"t={t - 1:3d} shown={_symbol_text(int(shown.symbol[0]))}"
+            + (f" cue={cue}" if cue else "")
+            + f" output={self._last['action']} target={_symbol_text(self._last['target'])}"
+            + f" {mark} reward={self._last['reward']:.1f} return={self._return:.1f}"
+        )
+
+    def _frame(self) -> np.ndarray:
+        assert self._state is not None
+        cell, pad = 22, 6
+        width = pad * 2 + NUM_SYMBOLS * cell
+        frame = np.full((104, width, 3), 24, dtype=np.uint8)
+        draw_text(frame, f"{self.task.name.replace('_', ' ')} t={int(self._state.t[0])}", pad, 4)
+        symbol = int(self._state.symbol[0])
+        for s in range(NUM_SYMBOLS):
+            x = pad + s * cell
+            on = s == symbol
+            fill_rect(frame, x + 1, 20, cell - 2, cell - 2, (240, 200, 60) if on else (60, 60, 72))
+            draw_text(frame, str(s), x + 8, 26, (20, 20, 20) if on else (150, 150, 160))
+        cues = self._state.cue[0]
+        for i, c in enumerate(cues):
+            fill_rect(frame, pad + i * 12, 48, 10, 8, (90, 170, 255) if c > 0 else (60, 60, 72))
+        if self._last:
+            graded, ok = self._last["graded"], self._last["success"]
+            color = (80, 200, 100) if ok else (220, 70, 60) if graded else (150, 150, 160)
+            draw_text(frame, f"out {self._last['action']}", pad, 64, color)
+            draw_text(frame, f"target {_symbol_text(self._last['target'])}", pad + 64, 64)
+        draw_text(frame, f"return {self._return:.0f}", pad, 84, (200, 200, 210))
+        return frame
+
+    def close(self) -> None:
+        """Close the window, if one is open."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+def _symbol_text(symbol: int) -> str:
+    return "-" if symbol == BLANK else str(symbol)
+
+
+class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
+    """``num_envs`` symbolic episodes stepped in one NumPy call (next-step autoreset).
+
+    Takes the same arguments as :class:`SymbolicEnv`, plus ``num_envs`` and
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration).
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        task: str | Task = "pattern_echo",
+        parent: Parent | None = None,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **task_kwargs: Any,
+    ) -> None:
+        if render_mode is not None:
+            raise ValueError("SymbolicVectorEnv does not render; use SymbolicEnv to render")
+        kernel = _build_kernel(task, parent, task_kwargs)
+        super().__init__(
+            kernel,
+            num_envs,
+            _observation_space(kernel),
+            gym.spaces.Discrete(NUM_SYMBOLS),
+            max_episode_steps,
+            f"SymbolicVectorEnv({kernel.task.name})",
+        )
+        self.render_mode = None

@@ -1,0 +1,1 @@
+"""The world-model core: one protocol, several backends, batched torch tensors."""
