@@ -49,8 +49,24 @@ def cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+# Sub-commands living beside the code they drive: (module, function, parent command).
+# Each function takes the argparse sub-parsers object of its parent and adds its parser;
+# modules import only the standard library at import time, heavy imports in handlers.
+_COMMAND_HOOKS: tuple[tuple[str, str, str | None], ...] = (
+    ("lucidgym.benchmarks.commands", "add_bench_parser", None),
+    ("lucidgym.world_models.commands", "add_train_parser", "train"),
+    ("lucidgym.benchmarks.commands", "add_train_agent_parser", "train"),
+    ("lucidgym.world_models.commands", "add_eval_parser", "eval"),
+    ("lucidgym.benchmarks.commands", "add_render_parser", None),
+    ("lucidgym.benchmarks.commands", "add_data_parser", None),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
+    import importlib
+    import importlib.util
+
     from lucidgym import __version__
 
     parser = argparse.ArgumentParser(
@@ -61,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     envs = sub.add_parser("envs", help="list the registered environments and their spaces")
     envs.set_defaults(func=cmd_envs)
+    groups = {
+        "train": sub.add_parser("train", help="train a world model or an agent"),
+        "eval": sub.add_parser("eval", help="evaluate a trained world model"),
+    }
+    group_subs = {
+        name: group.add_subparsers(dest="what", metavar="WHAT", required=True)
+        for name, group in groups.items()
+    }
+    for module_name, function, parent in _COMMAND_HOOKS:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        if not hasattr(module, function):
+            continue
+        getattr(module, function)(sub if parent is None else group_subs[parent])
     return parser
 
 
