@@ -27,6 +27,26 @@ ENVS: tuple[EnvEntry, ...] = (
     EnvEntry("SequenceNext-v0", _SYMBOLIC, 32, _SYMBOLIC_VEC, {"task": "sequence_next"}),
     EnvEntry("Conditional-v0", _SYMBOLIC, 32, _SYMBOLIC_VEC, {"task": "conditional"}),
     EnvEntry("DelayedRecall-v0", _SYMBOLIC, 50, _SYMBOLIC_VEC, {"task": "delayed_recall"}),
+    EnvEntry(
+        "Tutoring-v0",
+        "lucidgym.envs.tutoring:TutoringEnv",
+        80,
+        "lucidgym.envs.tutoring:TutoringVectorEnv",
+    ),
+    EnvEntry(
+        "MovingDot-v0",
+        "lucidgym.envs.moving_dot:MovingDotEnv",
+        100,
+        "lucidgym.envs.moving_dot:MovingDotVectorEnv",
+        {"continuous": True},
+    ),
+    EnvEntry(
+        "MovingDotDiscrete-v0",
+        "lucidgym.envs.moving_dot:MovingDotEnv",
+        100,
+        "lucidgym.envs.moving_dot:MovingDotVectorEnv",
+        {"continuous": False},
+    ),
 )
 """The registration table: add a row to add an environment."""
 

@@ -1,0 +1,439 @@
+"""``baby``: the WMIL REINFORCE transformer with a world-model head.
+
+A small transformer (2 layers, 64 wide, 4 heads, feed-forward 256; about 117k
+parameters) reads a window of the last ``W`` observations, each token the embedded
+observation plus the embedded action that led to it. From the newest token it gives a
+policy (action head), a value (value head) and, for a candidate action, the RAW next
+observation (world-model head: a raw target stays fixed while the encoder drifts).
+
+Training is REINFORCE with a running baseline, an entropy bonus and gradient clipping;
+the world-model loss is an auxiliary term (``world_model_coef = 0`` removes it, the
+ablation of the WMIL study). Experience comes from ``num_envs`` copies of the env at
+once (see :mod:`lucidgym.agents.vector`); the policy is updated every
+``rollout_steps`` vector steps from returns-to-go inside that chunk, bootstrapped with
+the value head where ``gamma > 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from lucidgym.agents.base import Transition, register_agent
+from lucidgym.agents.vector import EpisodeTracker, make_vector_env, reward_components
+
+
+@dataclass
+class BabyConfig:
+    """Hyperparameters of :class:`BabyAgent`."""
+
+    window: int = 8
+    """``W``: observations the transformer sees (the newest last)."""
+    d_model: int = 64
+    """Width of the transformer."""
+    num_layers: int = 2
+    """Transformer layers."""
+    num_heads: int = 4
+    """Attention heads."""
+    ff_dim: int = 256
+    """Width of the feed-forward block."""
+    recency_bias: float = 3.0
+    """Attention penalty per step of distance in the first head (each next head 1/4 of it)."""
+    num_envs: int = 8
+    """``N``: env copies stepped together while learning."""
+    rollout_steps: int = 1
+    """Vector steps between updates (one update sees ``N * rollout_steps`` transitions)."""
+    learning_rate: float = 1e-3
+    """Adam step size."""
+    update_epochs: int = 1
+    """Gradient steps on each collected chunk (1 is plain on-policy REINFORCE)."""
+    gamma: float = 0.0
+    """Discount of returns-to-go (0: each action is credited with its own reward)."""
+    baseline_decay: float = 0.9
+    """Decay of the running mean of returns used as the REINFORCE baseline."""
+    normalize_advantage: bool = True
+    """Divide advantages by their standard deviation in each update."""
+    entropy_coef: float = 0.01
+    """Weight of the entropy bonus."""
+    world_model_coef: float = 1.0
+    """Weight of the world-model (next raw observation) loss; 0 disables the head."""
+    value_coef: float = 0.5
+    """Weight of the value-head regression to returns."""
+    max_grad_norm: float = 1.0
+    """Global gradient-norm clip."""
+    greedy: bool = True
+    """``act`` picks the most likely action (else samples the policy)."""
+    device: str = "cpu"
+    """Torch device of the network."""
+
+
+class BabyModel(nn.Module):
+    """Encoder, transformer core, and the action, world-model and value heads."""
+
+    def __init__(self, obs_dim: int, num_actions: int, config: BabyConfig) -> None:
+        super().__init__()
+        d = config.d_model
+        self.num_actions = num_actions
+        self.encoder = nn.Sequential(nn.Linear(obs_dim, d), nn.ReLU(), nn.Linear(d, d))
+        # Index ``num_actions`` stands for "no action yet" (the first token of an episode).
+        self.action_embed = nn.Embedding(num_actions + 1, d)
+        # Unit-variance embeddings would drown the encoded observation in each token.
+        nn.init.normal_(self.action_embed.weight, std=0.02)
+        self.position = nn.Parameter(torch.zeros(config.window, d))
+        # Attention bias ``-slope * distance`` with one slope per head, geometric from
+        # ``recency_bias`` down (as in ALiBi): some heads start out reading the newest
+        # token, others the whole window. Without it every head starts by averaging the
+        # window, which buries the current observation in unrelated ones.
+        self.num_heads = config.num_heads
+        slopes = config.recency_bias * 0.25 ** torch.arange(config.num_heads).float()
+        position = torch.arange(config.window)
+        distance = (position[:, None] - position[None, :]).abs().float()
+        self.attention_bias: Tensor
+        self.register_buffer("attention_bias", -slopes[:, None, None] * distance, persistent=False)
+        layer = nn.TransformerEncoderLayer(
+            d, config.num_heads, config.ff_dim, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.core = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.action_head = nn.Linear(d, num_actions)
+        self.world_model_head = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, obs_dim))
+        self.value_head = nn.Sequential(nn.Linear(d, d // 2), nn.ReLU(), nn.Linear(d // 2, 1))
+
+    def forward(self, obs: Tensor, prev_action: Tensor, mask: Tensor) -> Tensor:
+        """The newest token's features.
+
+        Args:
+            obs: ``[B, W, O]`` observations, oldest first.
+            prev_action: ``[B, W]`` int64 action that led to each observation.
+            mask: ``[B, W]`` bool, True where a position holds an observation.
+
+        Returns:
+            ``[B, d_model]`` features of position ``W - 1``.
+        """
+        tokens = self.encoder(obs) + self.action_embed(prev_action) + self.position
+        padding = torch.zeros(mask.shape, device=obs.device).masked_fill(~mask, float("-inf"))
+        # ``[B * heads, W, W]``: per-head recency bias plus the padded keys of each row.
+        bias = self.attention_bias[None] + padding[:, None, None, :]
+        hidden = self.core(tokens, mask=bias.flatten(0, 1))
+        return self.norm(hidden[:, -1])  # type: ignore[no-any-return]
+
+    def logits(self, features: Tensor) -> Tensor:
+        """``[B, A]`` action logits."""
+        return self.action_head(features)  # type: ignore[no-any-return]
+
+    def value(self, features: Tensor) -> Tensor:
+        """``[B]`` value estimates."""
+        return self.value_head(features).squeeze(-1)  # type: ignore[no-any-return]
+
+    def predict_next(self, features: Tensor, action: Tensor) -> Tensor:
+        """``[B, O]`` the raw next observation after ``action [B]``."""
+        joint = torch.cat([features, self.action_embed(action)], dim=-1)
+        return self.world_model_head(joint)  # type: ignore[no-any-return]
+
+
+class _Windows:
+    """``N`` rolling windows of observations and the actions that led to them."""
+
+    def __init__(self, n: int, window: int, obs_dim: int, none_action: int) -> None:
+        self.obs = np.zeros((n, window, obs_dim), dtype=np.float32)
+        self.prev_action = np.full((n, window), none_action, dtype=np.int64)
+        self.mask = np.zeros((n, window), dtype=bool)
+        self.none_action = none_action
+
+    def push(self, obs: np.ndarray, prev_action: np.ndarray, first: np.ndarray) -> None:
+        """Append ``obs [N, O]``; rows where ``first`` start a new episode."""
+        for array in (self.obs, self.prev_action, self.mask):
+            array[:, :-1] = array[:, 1:]
+        self.mask[first] = False
+        self.obs[:, -1] = obs
+        self.prev_action[:, -1] = np.where(first, self.none_action, prev_action)
+        self.mask[:, -1] = True
+
+    def tensors(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        return (
+            torch.as_tensor(self.obs.copy(), device=device),
+            torch.as_tensor(self.prev_action.copy(), device=device),
+            torch.as_tensor(self.mask.copy(), device=device),
+        )
+
+
+def _check_spaces(env: gym.Env[Any, Any]) -> tuple[tuple[int, ...], int]:
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise ValueError(f"baby: needs a Box observation space, got {env.observation_space}")
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise ValueError(f"baby: needs a Discrete action space, got {env.action_space}")
+    return tuple(env.observation_space.shape), int(env.action_space.n)
+
+
+def _make_config(overrides: dict[str, Any]) -> BabyConfig:
+    names = {f.name for f in dataclasses.fields(BabyConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"baby: unknown config keys {unknown}; valid keys: {sorted(names)}")
+    return BabyConfig(**overrides)
+
+
+@register_agent("baby")
+class BabyAgent:
+    """The WMIL baby: a REINFORCE transformer over a window of recent observations.
+
+    Works on any env with a Box observation space and a Discrete action space.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import lucidgym  # noqa: F401
+        >>> env = gym.make("PatternEcho-v0")
+        >>> agent = BabyAgent(env, num_envs=4)
+        >>> curves = agent.learn(env, total_steps=256, seed=0)
+        >>> curves["env_steps"][-1] <= 256
+        True
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], **config: Any) -> None:
+        obs_shape, num_actions = _check_spaces(env)
+        self._build(obs_shape, num_actions, _make_config(config))
+
+    def _build(self, obs_shape: tuple[int, ...], num_actions: int, config: BabyConfig) -> None:
+        self.config = config
+        self.obs_shape = obs_shape
+        self.obs_dim = int(np.prod(obs_shape))
+        self.num_actions = num_actions
+        self.device = torch.device(config.device)
+        self.model = BabyModel(self.obs_dim, num_actions, config).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        self.baseline = 0.0
+        self._generator = torch.Generator(device=self.device)
+        self._episode = _Windows(1, config.window, self.obs_dim, num_actions)
+        self._prev_action = num_actions
+        self._first = True
+
+    # -- acting ----------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None) -> None:
+        """Start an episode: clear the window; ``seed`` fixes sampled actions."""
+        self._episode = _Windows(1, self.config.window, self.obs_dim, self.num_actions)
+        self._prev_action = self.num_actions
+        self._first = True
+        if seed is not None:
+            self._generator.manual_seed(seed)
+
+    def act(self, obs: np.ndarray) -> int:
+        """The action for ``obs`` given the episode so far (argmax unless ``greedy=False``)."""
+        flat = np.asarray(obs, dtype=np.float32).reshape(1, self.obs_dim)
+        self._episode.push(flat, np.array([self._prev_action]), np.array([self._first]))
+        self._first = False
+        with torch.no_grad():
+            logits = self.model.logits(self.model(*self._episode.tensors(self.device)))
+        if self.config.greedy:
+            action = int(logits.argmax(-1).item())
+        else:
+            action = int(torch.multinomial(logits.softmax(-1), 1, generator=self._generator))
+        self._prev_action = action
+        return action
+
+    def observe(self, transition: Transition) -> None:
+        """Record the action actually taken; an episode end clears the window."""
+        self._prev_action = int(transition.action)
+        if transition.terminated or transition.truncated:
+            self.reset()
+
+    def evaluate(
+        self, env: gym.Env[Any, Any], episodes: int, *, seed: int | None = None
+    ) -> dict[str, float]:
+        """Mean ``episode_return`` and ``success_rate`` of ``act`` over ``episodes``.
+
+        Runs ``min(episodes, num_envs)`` copies of ``env`` at once.
+        """
+        if episodes < 1:
+            raise ValueError(f"baby: episodes must be at least 1, got {episodes}")
+        n = min(episodes, self.config.num_envs)
+        vec = make_vector_env(env, n)
+        tracker = EpisodeTracker(n)
+        windows = _Windows(n, self.config.window, self.obs_dim, self.num_actions)
+        obs, _ = vec.reset(seed=seed)
+        prev, first = np.full(n, self.num_actions), np.ones(n, dtype=bool)
+        while len(tracker.curves["episode_return"]) < episodes:
+            windows.push(obs.reshape(n, -1), prev, first)
+            with torch.no_grad():
+                logits = self.model.logits(self.model(*windows.tensors(self.device)))
+            if self.config.greedy:
+                action = logits.argmax(-1)
+            else:
+                action = torch.multinomial(logits.softmax(-1), 1, generator=self._generator)[:, 0]
+            prev = action.cpu().numpy()
+            obs, reward, terminated, truncated, info = vec.step(prev)
+            first = ~tracker.step(reward, terminated, truncated, info)
+        vec.close()
+        success = np.array(tracker.curves["success_rate"][:episodes])
+        return {
+            "episode_return": float(np.mean(tracker.curves["episode_return"][:episodes])),
+            "success_rate": float(np.nanmean(success)) if np.isfinite(success).any() else np.nan,
+        }
+
+    # -- learning --------------------------------------------------------------------
+
+    def learn(
+        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
+    ) -> dict[str, list[float]]:
+        """Train on ``total_steps`` real env steps from ``num_envs`` copies of ``env``.
+
+        Returns:
+            Per finished episode: ``env_steps``, ``episode_return``, ``success_rate``
+            (NaN where the env reports no ``success``). Per update: ``update/env_steps``,
+            ``loss/policy``, ``loss/world_model``, ``loss/value``, ``policy/entropy``,
+            ``charts/sps`` and ``reward/<component>`` (mean per step of each component
+            of ``info["reward_vector"]``, when the env gives one).
+        """
+        if total_steps < 1:
+            raise ValueError(f"baby: total_steps must be positive, got {total_steps}")
+        cfg = self.config
+        if seed is not None:
+            torch.manual_seed(seed)
+            self._generator.manual_seed(seed)
+        n = cfg.num_envs
+        vec = make_vector_env(env, n)
+        tracker = EpisodeTracker(n)
+        windows = _Windows(n, cfg.window, self.obs_dim, self.num_actions)
+        obs, _ = vec.reset(seed=seed)
+        obs = obs.reshape(n, -1).astype(np.float32)
+        prev, first = np.full(n, self.num_actions), np.ones(n, dtype=bool)
+        windows.push(obs, prev, first)
+        curves: dict[str, list[float]] = {}
+        start = time.perf_counter()
+        while tracker.env_steps < total_steps:
+            chunk: list[dict[str, Any]] = []
+            for _ in range(cfg.rollout_steps):
+                win = windows.tensors(self.device)
+                with torch.no_grad():
+                    logits = self.model.logits(self.model(*win))
+                action = torch.multinomial(logits.softmax(-1), 1, generator=self._generator)[:, 0]
+                prev = action.cpu().numpy()
+                next_obs, reward, terminated, truncated, info = vec.step(prev)
+                next_obs = next_obs.reshape(n, -1).astype(np.float32)
+                live = tracker.step(reward, terminated, truncated, info)
+                done = np.asarray(terminated) | np.asarray(truncated)
+                chunk.append(
+                    {
+                        "window": win,
+                        "action": action,
+                        "reward": np.asarray(reward, dtype=np.float32),
+                        "done": done,
+                        "live": live,
+                        "next_obs": next_obs,
+                        "components": reward_components(info, n),
+                    }
+                )
+                windows.push(next_obs, prev, ~live)
+                if tracker.env_steps >= total_steps:
+                    break
+            stats = self._update(chunk, windows)
+            if not stats:
+                continue
+            stats["charts/sps"] = tracker.env_steps / (time.perf_counter() - start)
+            stats["update/env_steps"] = float(tracker.env_steps)
+            for key, value in stats.items():
+                curves.setdefault(key, []).append(value)
+        vec.close()
+        return {**tracker.curves, **curves}
+
+    def _update(self, chunk: list[dict[str, Any]], windows: _Windows) -> dict[str, float]:
+        """One REINFORCE step on a chunk of ``T`` vector steps (``N`` envs each)."""
+        cfg, model, dev = self.config, self.model, self.device
+        steps = len(chunk)
+        reward = torch.as_tensor(np.stack([c["reward"] for c in chunk]), device=dev)
+        done = torch.as_tensor(np.stack([c["done"] for c in chunk]), device=dev)
+        live = torch.as_tensor(np.stack([c["live"] for c in chunk]), device=dev)
+        # Returns-to-go inside the chunk; past its end the value head stands in.
+        if cfg.gamma > 0:
+            with torch.no_grad():
+                future = model.value(model(*windows.tensors(dev)))
+        else:
+            future = torch.zeros_like(reward[0])
+        returns = torch.zeros_like(reward)
+        for t in reversed(range(steps)):
+            future = reward[t] + cfg.gamma * future * (~done[t]).float()
+            returns[t] = future
+        keep = live.flatten()
+        if not bool(keep.any()):
+            return {}
+        obs = torch.cat([c["window"][0] for c in chunk])[keep]
+        prev = torch.cat([c["window"][1] for c in chunk])[keep]
+        mask = torch.cat([c["window"][2] for c in chunk])[keep]
+        action = torch.cat([c["action"] for c in chunk])[keep]
+        ret = returns.flatten()[keep]
+        next_obs = torch.as_tensor(np.concatenate([c["next_obs"] for c in chunk]), device=dev)[keep]
+
+        # REINFORCE against a running mean of returns (the WMIL baseline).
+        advantage = ret - self.baseline
+        if cfg.normalize_advantage and advantage.numel() > 1:
+            advantage = advantage / (advantage.std() + 1e-6)
+        for _ in range(cfg.update_epochs):
+            features = model(obs, prev, mask)
+            dist = torch.distributions.Categorical(logits=model.logits(features))
+            policy_loss = -(dist.log_prob(action) * advantage).mean()
+            entropy = dist.entropy().mean()
+            value_loss = (model.value(features) - ret).pow(2).mean()
+            world_model_loss = (model.predict_next(features, action) - next_obs).pow(2).mean()
+            loss = policy_loss - cfg.entropy_coef * entropy + cfg.value_coef * value_loss
+            if cfg.world_model_coef > 0:
+                loss = loss + cfg.world_model_coef * world_model_loss
+            self.optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+        self.baseline = cfg.baseline_decay * self.baseline + (1 - cfg.baseline_decay) * float(
+            ret.mean()
+        )
+
+        stats = {
+            "loss/policy": float(policy_loss.detach()),
+            "loss/world_model": float(world_model_loss.detach()),
+            "loss/value": float(value_loss.detach()),
+            "policy/entropy": float(entropy.detach()),
+        }
+        live_np = live.cpu().numpy()
+        for name in chunk[0]["components"]:
+            values = np.stack([c["components"][name] for c in chunk])
+            stats[f"reward/{name}"] = float(values[live_np].mean())
+        return stats
+
+    # -- files -----------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write ``model.safetensors`` and ``config.json`` into the folder ``path``."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+        meta = {
+            "agent": "baby",
+            "obs_shape": list(self.obs_shape),
+            "num_actions": self.num_actions,
+            "baseline": self.baseline,
+            "config": dataclasses.asdict(self.config),
+        }
+        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path, **overrides: Any) -> BabyAgent:
+        """An agent from a folder written by :meth:`save` (``overrides`` e.g. ``device``)."""
+        folder = Path(path)
+        meta = json.loads((folder / "config.json").read_text())
+        if meta.get("agent") != "baby":
+            raise ValueError(f"baby: {folder} holds no saved baby agent")
+        agent = cls.__new__(cls)
+        config = _make_config({**meta["config"], **overrides})
+        agent._build(tuple(meta["obs_shape"]), int(meta["num_actions"]), config)
+        agent.model.load_state_dict(load_file(str(folder / "model.safetensors"), device="cpu"))
+        agent.baseline = float(meta["baseline"])
+        return agent

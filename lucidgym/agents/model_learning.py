@@ -1,0 +1,259 @@
+"""How a planning agent learns its world model from real experience.
+
+:class:`ModelLearner` owns the model and a sequence replay buffer. ``learn`` spends a
+budget of real env steps in two phases: a warm-up with an exploration policy (uniform
+random, or the env's expert rules where it has them), after which the model is
+trained; then the agent's own planning (epsilon-greedy), in chunks, refitting the
+model on everything seen after each chunk. Training uses the world-model
+:class:`~lucidgym.world_models.trainer.Trainer` (eval split, best weights kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lucidgym.agents.base import Transition
+from lucidgym.world_models.buffer import SequenceReplayBuffer
+from lucidgym.world_models.checkpoint import load_world_model, save_world_model
+from lucidgym.world_models.registry import make_world_model
+from lucidgym.world_models.trainer import Trainer, TrainerConfig
+
+
+@dataclass
+class ModelLearningConfig:
+    """Options of :meth:`ModelLearner.learn` (``make_agent(..., learning={...})``)."""
+
+    warmup_fraction: float = 0.5
+    """Share of the step budget collected by the warm-up policy before the first fit."""
+    warmup_policy: str = "auto"
+    """``"random"``, ``"expert"`` (the env's documented rule set) or ``"auto"`` (expert where
+    the env has one, else random)."""
+    warmup_epsilon: float = 0.3
+    """Chance of a uniform random action within an ``"expert"`` warm-up."""
+    explore_epsilon: float = 0.1
+    """Chance of a uniform random action while the agent collects with its own plans."""
+    chunks: int = 2
+    """Planning-collection chunks after the warm-up; the model is refitted after each."""
+    train_steps: int = 1500
+    """Gradient steps of the first fit."""
+    refit_steps: int = 500
+    """Gradient steps of every later fit."""
+    batch_size: int = 32
+    """Sequences per gradient step."""
+    seq_len: int = 16
+    """Rows per sequence."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    capacity: int = 200_000
+    """Rows the replay buffer keeps."""
+    seed: int = 0
+    """Seeds the exploration draws, the buffer sampling and the trainer."""
+
+
+class Actor(Protocol):
+    """What :meth:`ModelLearner.learn` needs of the agent it collects with."""
+
+    def reset(self, *, seed: int | None = None) -> None:
+        """Start an episode."""
+        ...
+
+    def act(self, obs: np.ndarray) -> Any:
+        """Plan an action."""
+        ...
+
+    def follow(self, action: Any) -> None:
+        """Replace the last planned action by ``action`` (an exploration draw)."""
+        ...
+
+
+def expert_policy(env: gym.Env[Any, Any], batched: bool = False) -> Any:
+    """The env's documented rule set, or ``None`` where it has none.
+
+    Args:
+        env: the environment.
+        batched: return ``obs [B, *O] -> actions [B]`` instead of ``obs -> action``.
+    """
+    if env.spec is not None and env.spec.id.split(":")[-1].startswith("Tutoring-"):
+        from lucidgym.envs.tutoring.policies import expert_strategy
+
+        if batched:
+            return lambda obs: np.asarray(expert_strategy(np.clip(obs, 0.0, 1.0)))
+        return lambda obs: int(expert_strategy(obs))
+    return None
+
+
+class ModelLearner:
+    """A world model, its replay buffer and its training schedule.
+
+    Args:
+        env: the environment whose spaces size the model.
+        backend: a world-model backend name (``mlp``, ``rssm``, ...).
+        model_config: keyword arguments of ``make_world_model``.
+        config: the learning schedule.
+        model: an already built (e.g. loaded) model to use instead of a new one.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        backend: str,
+        model_config: dict[str, Any],
+        config: ModelLearningConfig,
+        model: torch.nn.Module | None = None,
+    ) -> None:
+        if not 0.0 <= config.warmup_fraction <= 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1], got {config.warmup_fraction}")
+        if config.warmup_policy not in ("auto", "random", "expert"):
+            raise ValueError(
+                f"warmup_policy must be 'auto', 'random' or 'expert', got {config.warmup_policy!r}"
+            )
+        if config.warmup_policy == "expert" and expert_policy(env) is None:
+            raise ValueError("warmup_policy='expert': the env has no expert rules")
+        if config.chunks < 1:
+            raise ValueError(f"chunks must be positive, got {config.chunks}")
+        if model is None:
+            torch.manual_seed(config.seed)
+            model = make_world_model(
+                backend, env.observation_space, env.action_space, **model_config
+            )
+        self.model: Any = model
+        self.model.eval()
+        self.config = config
+        self.env = env
+        self.buffer = SequenceReplayBuffer(
+            env.observation_space, env.action_space, config.capacity, seed=config.seed
+        )
+        self.rng = np.random.default_rng(config.seed)
+        self.fits = 0
+        """How many times the model was (re)fitted."""
+        self._open = False
+
+    # -- experience --------------------------------------------------------------
+
+    def record(self, transition: Transition) -> None:
+        """Add one real transition; the episode is closed when it ends."""
+        self.buffer.add_step(
+            transition.obs,
+            transition.action,
+            float(transition.reward),
+            bool(transition.terminated),
+            is_first=not self._open,
+        )
+        self._open = True
+        if transition.terminated or transition.truncated:
+            self.close_episode(transition.next_obs)
+
+    def close_episode(self, final_obs: np.ndarray) -> None:
+        """End the open episode at ``final_obs`` (budget exhausted or episode over)."""
+        if self._open:
+            self.buffer.end_episode(final_obs)
+            self._open = False
+
+    # -- training ------------------------------------------------------------------
+
+    def fit(self, steps: int) -> float | None:
+        """Train on the buffer for ``steps`` gradient steps; returns the best eval loss."""
+        c = self.config
+        if steps <= 0 or len(self.buffer) < c.seq_len + 1:
+            return None
+        episodes = len(self.buffer.episodes())
+        trainer = Trainer(
+            self.model,
+            TrainerConfig(
+                steps=steps,
+                batch_size=c.batch_size,
+                seq_len=c.seq_len,
+                lr=c.lr,
+                eval_fraction=0.1 if episodes >= 5 else 0.0,
+                eval_interval=max(1, min(250, steps)),
+                progress=False,
+                seed=c.seed + self.fits,
+                device=str(getattr(self.model, "device", "cpu")),
+            ),
+        )
+        history = trainer.fit(self.buffer)
+        self.model.eval()
+        self.fits += 1
+        if history.best_eval_loss is not None:
+            return history.best_eval_loss
+        return history.train[-1]["loss/total"] if history.train else None
+
+    def learn(
+        self, env: gym.Env[Any, Any], total_steps: int, agent: Actor, *, seed: int | None = None
+    ) -> dict[str, list[float]]:
+        """Spend ``total_steps`` real steps: warm-up, fit, then plan-and-refit in chunks.
+
+        Returns:
+            ``env_steps`` and ``episode_return`` (per finished episode) and
+            ``model_loss`` (after each fit).
+        """
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be positive, got {total_steps}")
+        c = self.config
+        rng = np.random.default_rng(c.seed if seed is None else seed)
+        warm = int(round(c.warmup_fraction * total_steps))
+        rest = total_steps - warm
+        fit_at = {warm: c.train_steps} if warm > 0 else {}
+        for k in range(1, c.chunks + 1):
+            at = warm + (rest * k) // c.chunks
+            fit_at[at] = fit_at.get(at, 0) + (
+                c.refit_steps if (warm > 0 or k > 1) else c.train_steps
+            )
+        expert = expert_policy(env) if c.warmup_policy != "random" else None
+        curves: dict[str, list[float]] = {"env_steps": [], "episode_return": [], "model_loss": []}
+        steps, first = 0, True
+        while steps < total_steps:
+            obs, _ = env.reset(seed=seed if first else None)
+            if first:
+                env.action_space.seed(None if seed is None else seed + 1)
+            first = False
+            agent.reset()
+            ep_return, done = 0.0, False
+            while not done and steps < total_steps:
+                if steps < warm:
+                    if expert is None or rng.random() < c.warmup_epsilon:
+                        action = env.action_space.sample()
+                    else:
+                        action = expert(obs)
+                else:
+                    action = agent.act(obs)
+                    if rng.random() < c.explore_epsilon:
+                        action = env.action_space.sample()
+                        agent.follow(action)
+                next_obs, reward, terminated, truncated, info = env.step(action)
+                self.record(
+                    Transition(obs, action, float(reward), next_obs, terminated, truncated, info)
+                )
+                steps += 1
+                ep_return += float(reward)
+                done = terminated or truncated
+                if not done and steps == total_steps:
+                    self.close_episode(next_obs)
+                obs = next_obs
+                if steps in fit_at:
+                    loss = self.fit(fit_at[steps])
+                    if loss is not None:
+                        curves["model_loss"].append(loss)
+            if done:
+                curves["env_steps"].append(float(steps))
+                curves["episode_return"].append(ep_return)
+        return curves
+
+    # -- checkpoints ---------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as ``model.safetensors`` + ``config.json`` into ``path``."""
+        save_world_model(self.model, path)
+
+    @staticmethod
+    def load_model(path: str | Path) -> torch.nn.Module:
+        """Read a model written by :meth:`save`."""
+        model = load_world_model(path)
+        model.eval()
+        return model

@@ -1,0 +1,254 @@
+"""The dream planner: imagine candidate action sequences, follow the best one.
+
+Every candidate of an iteration is dreamed in one batch (one ``rollout`` call for a
+learned model, one loop of ``H`` batched ``step`` calls otherwise). Two modes:
+
+- ``random``: random shooting. Small discrete problems (``n ** H`` sequences at most
+  ``num_candidates``) are enumerated exhaustively, so the best plan is exact; larger
+  ones sample sequences, always including the rest of the previous plan and every
+  constant sequence.
+- ``cem``: the cross-entropy method: sample, keep the elites, refit the sampling
+  distribution (per-step categoricals for discrete actions, diagonal Gaussians for
+  ``Box`` actions) and repeat.
+
+- ``policy``: every first action (all of a ``Discrete`` space, ``num_candidates``
+  draws of a ``Box``) followed by a base policy (uniform random without one) for the
+  rest of the horizon: one step of policy improvement over the base policy.
+
+The planner keeps the plan it chose. The agent reports how surprised the model was by
+each real step (:meth:`ShootingPlanner.record_surprise`); with a ``replan_threshold``
+the planner follows the rest of its plan while surprise stays at or below it and
+re-plans otherwise (without one it re-plans every step, model-predictive control).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from lucidgym.agents.planners.imagination import (
+    ActionSet,
+    BasePolicy,
+    ValueFn,
+    imagine_returns,
+    rollout_policy,
+)
+from lucidgym.types import Dynamics
+
+
+@dataclass
+class ShootingConfig:
+    """Options of :class:`ShootingPlanner`."""
+
+    mode: str = "random"
+    """``"random"`` (random shooting), ``"cem"`` (cross-entropy method) or ``"policy"``."""
+    horizon: int = 8
+    """Imagined steps per candidate sequence."""
+    num_candidates: int = 256
+    """Sequences dreamed per iteration."""
+    samples: int = 1
+    """Imagined rollouts averaged per sequence (more for stochastic models)."""
+    gamma: float = 0.99
+    """Discount of imagined rewards."""
+    iterations: int = 4
+    """CEM: refits of the sampling distribution (``random`` mode uses one)."""
+    elite_fraction: float = 0.1
+    """CEM: fraction of the candidates kept as elites."""
+    smoothing: float = 0.2
+    """CEM: weight of the previous distribution when it is refitted."""
+    confidence: float = 0.0
+    """``policy`` mode: leave the base policy's own action only for one whose mean return
+    beats it by this many standard errors (0: always take the best mean)."""
+    replan_threshold: float | None = None
+    """Follow the plan while the reported surprise stays at or below this (None: always re-plan)."""
+    seed: int = 0
+    """Seed of the candidate draws."""
+
+
+class ShootingPlanner:
+    """Random-shooting and CEM planning over a :class:`~lucidgym.types.Dynamics`."""
+
+    def __init__(
+        self,
+        config: ShootingConfig | None = None,
+        value_fn: ValueFn | None = None,
+        base_policy: BasePolicy | None = None,
+    ) -> None:
+        self.config = config = config or ShootingConfig()
+        if config.mode not in ("random", "cem", "policy"):
+            raise ValueError(
+                f"ShootingConfig.mode must be 'random', 'cem' or 'policy', got {config.mode!r}"
+            )
+        for name in ("horizon", "num_candidates", "samples", "iterations"):
+            if getattr(config, name) < 1:
+                raise ValueError(
+                    f"ShootingConfig.{name} must be positive, got {getattr(config, name)}"
+                )
+        if not 0.0 < config.elite_fraction <= 1.0:
+            raise ValueError(
+                f"ShootingConfig.elite_fraction must be in (0, 1], got {config.elite_fraction}"
+            )
+        self.value_fn = value_fn
+        self.base_policy = base_policy
+        self.rng = np.random.default_rng(config.seed)
+        self.surprises: list[float] = []
+        """Surprise reported after each real step, in order."""
+        self.replans = 0
+        """How many decisions re-planned (the rest followed the previous plan)."""
+        self.last_plan: np.ndarray | None = None
+        """The sequence chosen at the last re-plan: ``[H]`` or ``[H, A]``."""
+        self.last_score = 0.0
+        """Its imagined return."""
+        self._remaining: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the current plan (a new episode starts)."""
+        self._remaining = None
+
+    def record_surprise(self, surprise: float) -> None:
+        """Report how far the last real step was from what the model expected."""
+        self.surprises.append(float(surprise))
+
+    def plan(self, dynamics: Dynamics[Any], root: Any) -> Any:
+        """The next action from ``root`` (a batch of one state)."""
+        threshold = self.config.replan_threshold
+        if (
+            threshold is not None
+            and self._remaining is not None
+            and len(self._remaining) > 0
+            and self.surprises
+            and self.surprises[-1] <= threshold
+        ):
+            action, self._remaining = self._remaining[0], self._remaining[1:]
+            return action
+        space = dynamics.action_space
+        if self.config.mode == "policy":
+            best, score = self._plan_policy(dynamics, root, space)
+        elif isinstance(space, gym.spaces.Discrete):
+            best, score = self._plan_discrete(dynamics, root, space)
+        elif isinstance(space, gym.spaces.Box):
+            best, score = self._plan_box(dynamics, root, space)
+        else:
+            raise ValueError(f"ShootingPlanner needs a Discrete or Box action space, got {space}")
+        self.replans += 1
+        self.last_plan, self.last_score = best, score
+        self._remaining = best[1:]
+        return best[0]
+
+    # -- evaluation ----------------------------------------------------------------
+
+    def _scores(self, dynamics: Dynamics[Any], root: Any, sequences: np.ndarray) -> np.ndarray:
+        """Mean imagined return of each of ``N`` sequences over ``samples`` dreams."""
+        k = self.config.samples
+        repeated = np.repeat(sequences, k, axis=0)
+        returns = imagine_returns(dynamics, root, repeated, self.config.gamma, self.value_fn)
+        return returns.reshape(len(sequences), k).mean(axis=1)
+
+    def _warm_start(self, horizon: int) -> np.ndarray | None:
+        """The rest of the previous plan, padded with its last action to ``horizon``."""
+        if self._remaining is None or len(self._remaining) == 0:
+            return None
+        tail = np.repeat(self._remaining[-1:], horizon - len(self._remaining), axis=0)
+        return np.concatenate([self._remaining, tail], axis=0)[:horizon]
+
+    def _plan_policy(
+        self, dynamics: Dynamics[Any], root: Any, space: gym.spaces.Space[Any]
+    ) -> tuple[np.ndarray, float]:
+        cfg = self.config
+        candidates = ActionSet(space, cfg.num_candidates, cfg.seed)
+        policy = rollout_policy(dynamics, self.base_policy, candidates, self.rng)
+        first = candidates.actions(np.repeat(np.arange(candidates.n), cfg.samples))[:, None]
+        returns = imagine_returns(
+            dynamics, root, first, cfg.gamma, self.value_fn, policy, cfg.horizon
+        )
+        samples = returns.reshape(candidates.n, cfg.samples)
+        scores = samples.mean(axis=1)
+        best = int(np.argmax(scores))
+        if (
+            cfg.confidence > 0
+            and isinstance(space, gym.spaces.Discrete)
+            and self.base_policy is not None
+            and cfg.samples > 1
+        ):
+            # Sampled returns are noisy: an argmax over them alone often picks an action
+            # worse than the base policy's own. Deviate from it only on clear evidence.
+            root_one = dynamics.take(root, np.zeros(1, dtype=np.int64))
+            base = int(np.asarray(policy(root_one)).reshape(-1)[0]) - int(space.start)
+            se = samples.std(axis=1, ddof=1) / np.sqrt(cfg.samples)
+            margin = cfg.confidence * np.sqrt(se[best] ** 2 + se[base] ** 2)
+            if scores[best] - scores[base] <= margin:
+                best = base
+        return candidates.actions(np.array([best])), float(scores[best])
+
+    # -- discrete actions -----------------------------------------------------------
+
+    def _plan_discrete(
+        self, dynamics: Dynamics[Any], root: Any, space: gym.spaces.Discrete
+    ) -> tuple[np.ndarray, float]:
+        cfg, n, start = self.config, int(space.n), int(space.start)
+        if cfg.mode == "random" and n**cfg.horizon <= cfg.num_candidates:
+            grid = np.array(list(itertools.product(range(n), repeat=cfg.horizon)), dtype=np.int64)
+            scores = self._scores(dynamics, root, grid + start)
+            best = int(np.argmax(scores))
+            return grid[best] + start, float(scores[best])
+        probs = np.full((cfg.horizon, n), 1.0 / n)
+        warm = self._warm_start(cfg.horizon)
+        best_seq, best_score = np.zeros(cfg.horizon, dtype=np.int64), -np.inf
+        iterations = cfg.iterations if cfg.mode == "cem" else 1
+        for it in range(iterations):
+            cum = probs.cumsum(axis=1)
+            draws = self.rng.random((cfg.num_candidates, cfg.horizon, 1))
+            seqs = (draws > cum[None]).sum(axis=2).clip(0, n - 1)
+            if it == 0:
+                fixed = [np.tile(np.arange(n)[:, None], (1, cfg.horizon))]
+                if warm is not None:
+                    fixed.append((warm - start)[None])
+                seqs = np.concatenate([*fixed, seqs], axis=0)[: max(cfg.num_candidates, n + 1)]
+            scores = self._scores(dynamics, root, seqs + start)
+            top = int(np.argmax(scores))
+            if scores[top] > best_score:
+                best_seq, best_score = seqs[top].copy(), float(scores[top])
+            if cfg.mode == "cem":
+                elites = seqs[np.argsort(-scores, kind="stable")[: self._num_elites(len(seqs))]]
+                freq = (elites[:, :, None] == np.arange(n)).mean(axis=0)
+                probs = cfg.smoothing * probs + (1 - cfg.smoothing) * freq
+        return best_seq + start, best_score
+
+    # -- continuous actions -----------------------------------------------------------
+
+    def _plan_box(
+        self, dynamics: Dynamics[Any], root: Any, space: gym.spaces.Box
+    ) -> tuple[np.ndarray, float]:
+        cfg = self.config
+        low, high = space.low.astype(np.float32), space.high.astype(np.float32)
+        shape = (cfg.horizon, *space.shape)
+        mean = np.broadcast_to((low + high) / 2, shape).astype(np.float64)
+        warm = self._warm_start(cfg.horizon)
+        if warm is not None:
+            mean = warm.astype(np.float64)
+        std = np.broadcast_to((high - low) / 2, shape).astype(np.float64)
+        best_seq, best_score = mean.astype(np.float32), -np.inf
+        iterations = cfg.iterations if cfg.mode == "cem" else 1
+        for _ in range(iterations):
+            if cfg.mode == "cem":
+                noise = self.rng.standard_normal((cfg.num_candidates, *shape))
+                seqs = np.clip(mean + std * noise, low, high).astype(np.float32)
+            else:
+                seqs = self.rng.uniform(low, high, (cfg.num_candidates, *shape)).astype(np.float32)
+            seqs[0] = np.clip(mean, low, high)
+            scores = self._scores(dynamics, root, seqs)
+            top = int(np.argmax(scores))
+            if scores[top] > best_score:
+                best_seq, best_score = seqs[top].copy(), float(scores[top])
+            if cfg.mode == "cem":
+                elites = seqs[np.argsort(-scores, kind="stable")[: self._num_elites(len(seqs))]]
+                mean = cfg.smoothing * mean + (1 - cfg.smoothing) * elites.mean(axis=0)
+                std = cfg.smoothing * std + (1 - cfg.smoothing) * elites.std(axis=0)
+        return best_seq, best_score
+
+    def _num_elites(self, population: int) -> int:
+        return max(2, int(round(self.config.elite_fraction * population)))

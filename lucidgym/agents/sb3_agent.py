@@ -1,0 +1,226 @@
+"""``sb3:<ALGO>``: any Stable-Baselines3 algorithm as a lucidgym agent.
+
+``make_sb3_agent("PPO", env, learning_rate=1e-3)`` builds ``stable_baselines3.PPO`` for
+``env`` (keyword arguments go to the algorithm's constructor, except ``policy`` and
+``deterministic``). Files hold the policy's ``state_dict`` as safetensors and the
+algorithm, spaces and constructor arguments as JSON: SB3's own zip pickles objects, so
+it is never written or read here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import stable_baselines3
+from safetensors.torch import load_file, save_file
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+
+from lucidgym.agents.base import Transition
+
+
+def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
+    """The algorithms ``stable_baselines3`` exports, by class name (``PPO``, ``DQN``, ...)."""
+    out = {}
+    for name in dir(stable_baselines3):
+        value = getattr(stable_baselines3, name)
+        if isinstance(value, type) and issubclass(value, BaseAlgorithm):
+            out[name] = value
+    return out
+
+
+class _CurveCallback(BaseCallback):
+    """Per-episode ``env_steps``, ``episode_return`` and ``success_rate`` during learning."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.curves: dict[str, list[float]] = {
+            "env_steps": [],
+            "episode_return": [],
+            "success_rate": [],
+        }
+        self._graded: np.ndarray | None = None
+        self._success: np.ndarray | None = None
+        self._return: np.ndarray | None = None
+
+    def _on_step(self) -> bool:
+        infos: list[dict[str, Any]] = self.locals["infos"]
+        dones = np.asarray(self.locals["dones"], dtype=bool)
+        rewards = np.asarray(self.locals["rewards"], dtype=np.float64).reshape(-1)
+        if self._graded is None or self._success is None or self._return is None:
+            self._graded, self._success = np.zeros(len(infos)), np.zeros(len(infos))
+            self._return = np.zeros(len(infos))
+        self._return += rewards
+        for i, info in enumerate(infos):
+            if "success" in info and info.get("graded", True):
+                self._graded[i] += 1
+                self._success[i] += float(info["success"])
+            if dones[i]:
+                episode = info.get("episode")
+                ret = float(episode["r"]) if episode else float(self._return[i])
+                graded = self._graded[i]
+                self.curves["env_steps"].append(float(self.num_timesteps))
+                self.curves["episode_return"].append(ret)
+                rate = self._success[i] / graded if graded > 0 else float("nan")
+                self.curves["success_rate"].append(float(rate))
+                self._graded[i] = self._success[i] = self._return[i] = 0.0
+        return True
+
+
+def _space_to_json(space: gym.spaces.Space[Any]) -> dict[str, Any]:
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.Box):
+        return {
+            "type": "Box",
+            "low": space.low.tolist(),
+            "high": space.high.tolist(),
+            "dtype": str(space.dtype),
+        }
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
+    raise ValueError(f"sb3 agent: cannot save a {type(space).__name__} space")
+
+
+def _space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
+    kind = data.get("type")
+    if kind == "Discrete":
+        return gym.spaces.Discrete(data["n"], start=data["start"])
+    if kind == "Box":
+        dtype = np.dtype(data["dtype"])
+        return gym.spaces.Box(np.array(data["low"], dtype), np.array(data["high"], dtype))
+    if kind == "MultiDiscrete":
+        return gym.spaces.MultiDiscrete(data["nvec"])
+    if kind == "MultiBinary":
+        return gym.spaces.MultiBinary(data["n"])
+    raise ValueError(f"sb3 agent: unknown saved space type {kind!r}")
+
+
+class _SpacesOnlyEnv(gym.Env[Any, Any]):
+    """An env that only carries spaces: SB3 builds a policy from an env's spaces."""
+
+    def __init__(
+        self, observation_space: gym.spaces.Space[Any], action_space: gym.spaces.Space[Any]
+    ):
+        self.observation_space = observation_space
+        self.action_space = action_space
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        raise RuntimeError("a loaded SB3 agent has no env: pass one to learn()")
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        raise RuntimeError("a loaded SB3 agent has no env: pass one to learn()")
+
+
+class SB3Agent:
+    """A Stable-Baselines3 algorithm behind the :class:`~lucidgym.agents.base.Learner` API.
+
+    Args:
+        algo: class name in ``stable_baselines3`` (``"PPO"``, ``"A2C"``, ``"DQN"``, ...).
+        env: the env whose spaces the policy is built for (and the default to learn on).
+        policy: SB3 policy name (default ``"MlpPolicy"``).
+        deterministic: ``act`` takes the policy's mode (default True).
+        **kwargs: passed to the algorithm's constructor (JSON-serializable to be saved).
+    """
+
+    def __init__(
+        self,
+        algo: str,
+        env: gym.Env[Any, Any],
+        policy: str = "MlpPolicy",
+        deterministic: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        algorithms = sb3_algorithms()
+        if algo not in algorithms:
+            raise ValueError(f"unknown SB3 algorithm {algo!r}; valid: {sorted(algorithms)}")
+        self.algo = algo
+        self.policy_name = policy
+        self.deterministic = deterministic
+        self.kwargs = dict(kwargs)
+        try:
+            self.model = algorithms[algo](policy, env, **kwargs)
+        except AssertionError as err:
+            raise ValueError(
+                f"sb3:{algo} cannot be used on this env (action space {env.action_space}, "
+                f"observation space {env.observation_space}): {err}"
+            ) from err
+
+    def reset(self, *, seed: int | None = None) -> None:
+        """Nothing to clear between episodes (SB3 policies here are memoryless)."""
+        if seed is not None:
+            self.model.set_random_seed(seed)
+
+    def act(self, obs: np.ndarray) -> Any:
+        """The policy's action for ``obs`` (its mode unless ``deterministic=False``)."""
+        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        if isinstance(self.model.action_space, gym.spaces.Discrete):
+            return int(action)
+        return action
+
+    def observe(self, transition: Transition) -> None:
+        """SB3 learns only inside :meth:`learn`; nothing happens here."""
+
+    def learn(
+        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
+    ) -> dict[str, list[float]]:
+        """Train for ``total_steps`` env steps on ``env``; curves per finished episode."""
+        if total_steps < 1:
+            raise ValueError(f"sb3:{self.algo}: total_steps must be positive, got {total_steps}")
+        self.model.set_env(env)
+        if seed is not None:
+            self.model.set_random_seed(seed)
+        callback = _CurveCallback()
+        self.model.learn(total_timesteps=total_steps, callback=callback, reset_num_timesteps=True)
+        return callback.curves
+
+    def save(self, path: str | Path) -> None:
+        """Write the policy's ``model.safetensors`` and ``config.json`` into ``path``."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "agent": f"sb3:{self.algo}",
+            "algo": self.algo,
+            "policy": self.policy_name,
+            "deterministic": self.deterministic,
+            "kwargs": self.kwargs,
+            "observation_space": _space_to_json(self.model.observation_space),
+            "action_space": _space_to_json(self.model.action_space),
+        }
+        try:
+            text = json.dumps(meta, indent=2)
+        except TypeError as err:
+            raise ValueError(f"sb3:{self.algo}: constructor arguments are not JSON: {err}") from err
+        state = {
+            k: v.detach().cpu().contiguous() for k, v in self.model.policy.state_dict().items()
+        }
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / "config.json").write_text(text)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SB3Agent:
+        """An agent from a folder written by :meth:`save` (pass an env to learn more)."""
+        folder = Path(path)
+        meta = json.loads((folder / "config.json").read_text())
+        if not str(meta.get("agent", "")).startswith("sb3:"):
+            raise ValueError(f"sb3 agent: {folder} holds no saved SB3 agent")
+        env = _SpacesOnlyEnv(
+            _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"])
+        )
+        agent = cls(meta["algo"], env, meta["policy"], meta["deterministic"], **meta["kwargs"])
+        state = load_file(str(folder / "model.safetensors"), device=str(agent.model.device))
+        agent.model.policy.load_state_dict(state)
+        return agent
+
+
+def make_sb3_agent(algo: str, env: gym.Env[Any, Any], **config: Any) -> SB3Agent:
+    """``SB3Agent(algo, env, **config)``: the factory behind ``make_agent("sb3:<ALGO>")``."""
+    return SB3Agent(algo, env, **config)

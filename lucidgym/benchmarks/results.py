@@ -1,0 +1,288 @@
+"""The ``results.json`` contract, its atomic writer and ``summary.md``.
+
+``results.json`` (DESIGN section 5) holds ``suite``, ``lucidgym_version``, ``machine``,
+``runs`` (one row per env, agent, model and seed), ``summary`` (one row per env, agent
+and model, with bootstrap intervals over seeds) and ``world_models`` (horizon errors).
+The throughput suite adds ``throughput`` rows. Learning curves of learners go to
+``learning_curves.json`` beside it. Every file is rewritten atomically after each
+finished run, so an interrupted benchmark leaves valid files holding the runs so far.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lucidgym.benchmarks.stats import bootstrap_ci, improvement_pct, interquartile_mean
+
+BASELINE_AGENT = "reactive"
+"""The agent every other agent of the same env is compared with."""
+
+
+@dataclass
+class RunRecord:
+    """One evaluated (env, agent, model, seed): a row of ``runs``."""
+
+    env: str
+    """Gymnasium id of the environment."""
+    agent: str
+    """Agent name as given to ``make_agent``."""
+    model: str
+    """``"oracle"``, a world-model backend name, or ``"none"``."""
+    seed: int
+    """Seed of training and of the agent; evaluation episodes use fresh seeds."""
+    episode_returns: list[float]
+    """Return of each evaluation episode."""
+    env_steps: int
+    """Real environment steps of training used (0 for agents that do not learn)."""
+    wall_s: float
+    """Wall time of the run (training and evaluation) in seconds."""
+    success_rate: float | None = None
+    """Fraction of successes where the env reports ``info["success"]``, else ``None``."""
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    """Training curves (``env_steps``, ``episode_return``, ...); written to
+    ``learning_curves.json``, not to ``runs``."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``runs`` row (``success_rate`` only where the env reports success)."""
+        row = asdict(self)
+        row.pop("curves")
+        if row["success_rate"] is None:
+            row.pop("success_rate")
+        return row
+
+
+@dataclass
+class WorldModelRecord:
+    """Open-loop error of a world model at one horizon: a row of ``world_models``."""
+
+    env: str
+    """Gymnasium id of the environment."""
+    model: str
+    """World-model backend name."""
+    horizon: int
+    """Steps of open-loop prediction."""
+    nmae: float
+    """Normalized mean absolute error of the model at ``horizon`` on held-out episodes."""
+    persistence_nmae: float
+    """The same for predicting that nothing changes."""
+    oracle_nmae: float | None
+    """The same for the true simulator's mean prediction (``None`` without an oracle)."""
+
+
+def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
+    """The machine and software versions a benchmark ran on, and its command line."""
+    import gymnasium
+    import torch
+
+    from lucidgym import __version__
+
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "lucidgym": __version__,
+        "command": list(sys.argv if argv is None else argv),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
+    """One ``summary`` row per (env, agent, model), in order of first appearance.
+
+    A seed counts as one value: the mean of its episode returns. ``ci95`` is the
+    bootstrap interval over seeds; the improvement is against the ``reactive`` row of
+    the same env (``None`` where there is none, or where its mean is zero).
+    """
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for run in runs:
+        groups.setdefault((run.env, run.agent, run.model), []).append(run)
+    per_seed = {
+        key: np.array([np.mean(r.episode_returns) for r in group]) for key, group in groups.items()
+    }
+    rows = []
+    for (env, agent, model), group in groups.items():
+        values = per_seed[(env, agent, model)]
+        baseline = next(
+            (v for (e, a, _), v in per_seed.items() if e == env and a == BASELINE_AGENT), None
+        )
+        improvement, improvement_ci = (None, None)
+        if baseline is not None and agent != BASELINE_AGENT:
+            improvement, improvement_ci = improvement_pct(values, baseline, seed=seed)
+        row: dict[str, Any] = {
+            "env": env,
+            "agent": agent,
+            "model": model,
+            "mean_return": float(values.mean()),
+            "ci95": list(bootstrap_ci(values, seed=seed)),
+            "improvement_vs_reactive_pct": improvement,
+            "improvement_ci95": None if improvement_ci is None else list(improvement_ci),
+        }
+        successes = [r.success_rate for r in group if r.success_rate is not None]
+        if successes:
+            row["success_rate"] = float(np.mean(successes))
+        row["iqm_return"] = interquartile_mean(values)
+        row["seeds"] = len(group)
+        rows.append(row)
+    return rows
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    _write_atomic(Path(path), json.dumps(payload, indent=2, allow_nan=False) + "\n")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class BenchResults:
+    """Everything a benchmark measured so far; :meth:`write` saves it atomically."""
+
+    suite: str
+    """Suite name (``quick``, ``full``, ``throughput``, ``tiny`` or ``custom``)."""
+    machine: dict[str, Any]
+    """Output of :func:`machine_info`."""
+    runs: list[RunRecord] = field(default_factory=list)
+    """Finished runs."""
+    world_models: list[WorldModelRecord] = field(default_factory=list)
+    """World-model horizon errors."""
+    throughput: list[dict[str, Any]] = field(default_factory=list)
+    """Speed rows of the throughput suite."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``results.json`` document."""
+        from lucidgym import __version__
+
+        payload: dict[str, Any] = {
+            "suite": self.suite,
+            "lucidgym_version": __version__,
+            "machine": self.machine,
+            "runs": [run.to_json() for run in self.runs],
+            "summary": summarize(self.runs),
+            "world_models": [asdict(row) for row in self.world_models],
+        }
+        if self.throughput:
+            payload["throughput"] = self.throughput
+        return payload
+
+    def write(self, out_dir: str | Path) -> None:
+        """Atomically (re)write ``results.json``, ``learning_curves.json`` and ``summary.md``."""
+        out = Path(out_dir)
+        payload = self.to_json()
+        write_json_atomic(out / "results.json", payload)
+        curves = [
+            {"env": r.env, "agent": r.agent, "model": r.model, "seed": r.seed, **r.curves}
+            for r in self.runs
+            if r.curves.get("env_steps")
+        ]
+        write_json_atomic(out / "learning_curves.json", curves)
+        _write_atomic(out / "summary.md", summary_markdown(payload))
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _interval_text(interval: list[float] | None, digits: int = 3) -> str:
+    if interval is None:
+        return "-"
+    return f"[{_fmt(interval[0], digits)}, {_fmt(interval[1], digits)}]"
+
+
+def summary_table(summary: list[dict[str, Any]]) -> list[list[str]]:
+    """The rows of the summary table (header first), as text cells."""
+    table = [
+        ["env", "agent", "model", "seeds", "mean return", "95% CI", "IQM", "vs reactive",
+         "95% CI", "success"]
+    ]  # fmt: skip
+    for row in summary:
+        improvement = row["improvement_vs_reactive_pct"]
+        table.append(
+            [
+                row["env"],
+                row["agent"],
+                row["model"],
+                str(row.get("seeds", "")),
+                _fmt(row["mean_return"]),
+                _interval_text(row["ci95"]),
+                _fmt(row.get("iqm_return")),
+                "-" if improvement is None else f"{improvement:+.1f}%",
+                _interval_text(row["improvement_ci95"]),
+                _fmt(row.get("success_rate"), 2),
+            ]
+        )
+    return table
+
+
+def summary_markdown(payload: dict[str, Any]) -> str:
+    """``summary.md``: the summary, world-model and throughput tables of a results document."""
+    machine = payload["machine"]
+    lines = [
+        f"# lucidgym bench: {payload['suite']}",
+        "",
+        f"lucidgym {payload['lucidgym_version']}, torch {machine.get('torch')}, "
+        f"gymnasium {machine.get('gymnasium')}, {machine.get('cpu')} "
+        f"({machine.get('cores')} cores, {machine.get('torch_threads')} torch threads).",
+        "",
+        "Intervals are 95% percentile-bootstrap intervals over seeds; IQM is the",
+        "interquartile mean of the per-seed mean returns.",
+        "",
+    ]
+    if payload["summary"]:
+        lines += ["## Returns", "", *_markdown(summary_table(payload["summary"])), ""]
+    if payload["world_models"]:
+        table = [["env", "model", "horizon", "nmae", "persistence nmae", "oracle nmae"]]
+        for row in payload["world_models"]:
+            table.append(
+                [row["env"], row["model"], str(row["horizon"]), _fmt(row["nmae"]),
+                 _fmt(row["persistence_nmae"]), _fmt(row["oracle_nmae"])]
+            )  # fmt: skip
+        lines += ["## World models (open-loop error)", "", *_markdown(table), ""]
+    if payload.get("throughput"):
+        keys = list(payload["throughput"][0])
+        table = [keys] + [
+            [_fmt(row[k], 4) if isinstance(row[k], float) else str(row[k]) for k in keys]
+            for row in payload["throughput"]
+        ]
+        lines += ["## Throughput", "", *_markdown(table), ""]
+    return "\n".join(lines)
+
+
+def _markdown(table: list[list[str]]) -> list[str]:
+    rows = ["| " + " | ".join(cells) + " |" for cells in table]
+    rows.insert(1, "|" + "|".join("---" for _ in table[0]) + "|")
+    return rows

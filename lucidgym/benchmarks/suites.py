@@ -1,0 +1,215 @@
+"""The named benchmark suites: what runs, on which envs, with which budgets.
+
+``quick`` (the default of ``lucidgym bench``) is sized to finish in a few minutes on
+2 CPU cores; ``full`` is the paper-scale suite; ``throughput`` measures speed; ``tiny``
+is for tests. A custom suite crosses ``--env`` with ``--agent`` over seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lucidgym.benchmarks.runner import PLANNERS, RunSpec, WorldModelSpec
+from lucidgym.benchmarks.throughput import ThroughputSpec
+
+SUITES = ("quick", "full", "throughput", "tiny")
+"""Suite names accepted by :func:`make_suite`."""
+
+
+@dataclass
+class Suite:
+    """A benchmark: world-model evaluations, agent runs and optionally a speed section."""
+
+    name: str
+    """Name written into ``results.json``."""
+    runs: list[RunSpec] = field(default_factory=list)
+    """Agent runs, one per (env, agent, model, seed)."""
+    world_models: list[WorldModelSpec] = field(default_factory=list)
+    """World models trained and evaluated for open-loop error against horizon."""
+    throughput: ThroughputSpec | None = None
+    """Speed measurements (the throughput suite)."""
+
+
+def _cross(
+    env: str,
+    agents: list[tuple[str, str]],
+    seeds: int,
+    episodes: int,
+    budget: int,
+    **extra: Any,
+) -> list[RunSpec]:
+    """Runs of each (agent, model) at seeds ``0 .. seeds - 1``."""
+    return [
+        RunSpec(env, agent, model, seed, episodes, budget, **extra)
+        for agent, model in agents
+        for seed in range(seeds)
+    ]
+
+
+QUICK_LEARNING = {"train_steps": 300, "refit_steps": 100, "chunks": 1}
+"""Model fitting of the quick suite's learned-model planners (a few CPU seconds)."""
+
+TINY_RSSM = {
+    "cnn_depth": 8,
+    "deter_size": 64,
+    "stoch_size": 16,
+    "hidden_size": 64,
+    "embed_size": 32,
+    "encoder_hidden": 64,
+    "decoder_hidden": 64,
+    "rollout_horizon": 0,
+}
+"""A pixel RSSM small enough to train in seconds on a CPU (about 130k parameters)."""
+
+
+def quick_suite() -> Suite:
+    """Tutoring planners (oracle and learned), pixel MovingDot, symbolic learners.
+
+    Sized for a few minutes on 2 CPU cores: 3 seeds (2 for the pixel RSSM planners),
+    learners train on 1,000 to 3,000 real steps, models take a few hundred gradient steps.
+    """
+    runs = _cross("Tutoring-v0", [("reactive", "none")], seeds=3, episodes=5, budget=0)
+    runs += _cross("Tutoring-v0", [(p, "oracle") for p in PLANNERS], 3, 3, 0)
+    learned = {"learning": QUICK_LEARNING}
+    runs += _cross("Tutoring-v0", [(p, "mlp") for p in PLANNERS], 3, 3, 1000, agent_config=learned)
+    dyna = {"prefill_steps": 200, "pretrain_updates": 20, "train_every": 4}
+    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 3, 1000, agent_config=dyna)
+    runs += _cross("MovingDotDiscrete-v0", [("random", "none")], 3, 3, 0)
+    pixel = {
+        "model_config": TINY_RSSM,
+        "learning": {**QUICK_LEARNING, "train_steps": 150, "refit_steps": 50, "seq_len": 8},
+    }
+    runs += _cross(
+        "MovingDotDiscrete-v0", [("dream", "rssm")], 2, 2, 600,
+        agent_config={**pixel, "num_candidates": 64},
+    )  # fmt: skip
+    runs += _cross(
+        "MovingDotDiscrete-v0", [("mcts", "rssm")], 2, 2, 600,
+        agent_config={**pixel, "num_simulations": 32},
+    )  # fmt: skip
+    for env in ("PatternEcho-v0", "SequenceNext-v0"):
+        runs += _cross(env, [("random", "none"), ("baby", "none")], 3, 5, 3000)
+    world_models = [
+        WorldModelSpec("Tutoring-v0", "mlp", train_episodes=40, train_steps=600),
+        WorldModelSpec(
+            "MovingDot-v0", "rssm", train_episodes=20, train_steps=150, eval_windows=128,
+            config=TINY_RSSM,
+        ),
+    ]  # fmt: skip
+    return Suite("quick", runs, world_models)
+
+
+BACKENDS = ("mlp", "lstm", "transformer", "ensemble", "rssm")
+"""Every world-model backend; the full suite evaluates each."""
+
+
+def full_suite() -> Suite:
+    """Ten seeds, PPO baselines, every backend, and populations the model never saw."""
+    seeds, episodes, budget = 10, 20, 20_000
+    tutoring = [("reactive", "none"), ("random", "none"), ("dyna", "none")]
+    tutoring += [(planner, model) for planner in PLANNERS for model in ("oracle", *BACKENDS)]
+    train_on = {"population": "average"}
+    runs = _cross("Tutoring-v0", tutoring, seeds, episodes, budget)
+    for population in ("novice", "anxious"):
+        shifted = [("reactive", "none"), ("dyna", "none")]
+        shifted += [(planner, "mlp") for planner in PLANNERS]
+        runs += _cross(
+            "Tutoring-v0", shifted, seeds, episodes, budget,
+            env_kwargs=train_on, eval_options={"population": population},
+        )  # fmt: skip
+    runs += _cross("Tutoring-v0", [("sb3:PPO", "none")], seeds, episodes, 200_000)
+    dot = [("random", "none"), ("dyna", "none"), ("dream", "oracle")]
+    dot += [(planner, "rssm") for planner in ("dream", "mcts", "beam")]
+    runs += _cross("MovingDotDiscrete-v0", dot, seeds, episodes, budget)
+    runs += _cross("MovingDotDiscrete-v0", [("sb3:PPO", "none")], seeds, episodes, 200_000)
+    for env in ("PatternEcho-v0", "SequenceNext-v0", "Conditional-v0", "DelayedRecall-v0"):
+        symbolic = [("random", "none"), ("baby", "none"), ("dyna", "none")]
+        runs += _cross(env, symbolic, seeds, episodes, budget)
+        runs += _cross(env, [("sb3:PPO", "none")], seeds, episodes, 200_000)
+    world_models = [
+        WorldModelSpec(env, backend, train_episodes=200, train_steps=10_000)
+        for env in ("Tutoring-v0", "SequenceNext-v0")
+        for backend in BACKENDS
+    ]
+    world_models.append(
+        WorldModelSpec("MovingDot-v0", "rssm", train_episodes=200, train_steps=10_000)
+    )
+    return Suite("full", runs, world_models)
+
+
+def throughput_suite() -> Suite:
+    """Env-steps/s of every lucidgym env (single and 1,024 copies) and planner decisions/s."""
+    return Suite("throughput", throughput=ThroughputSpec())
+
+
+def tiny_suite() -> Suite:
+    """Two agents on one symbolic env, two seeds: seconds, for tests."""
+    runs = _cross("PatternEcho-v0", [("random", "none"), ("reactive", "none")], 2, 2, 0)
+    return Suite("tiny", runs)
+
+
+def make_suite(name: str) -> Suite:
+    """The suite called ``name`` (one of :data:`SUITES`)."""
+    factories = {
+        "quick": quick_suite,
+        "full": full_suite,
+        "throughput": throughput_suite,
+        "tiny": tiny_suite,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}")
+    return factories[name]()
+
+
+def custom_suite(
+    envs: list[str],
+    agents: list[str],
+    *,
+    model: str | None = None,
+    seeds: int = 3,
+    episodes: int = 10,
+    budget: int = 5000,
+) -> Suite:
+    """Every agent on every env at seeds ``0 .. seeds - 1``.
+
+    Planners use ``model`` (default: ``"oracle"`` where the env exposes its dynamics,
+    else the ``mlp`` backend); other agents have no model.
+    """
+    runs = []
+    for env in envs:
+        for agent in agents:
+            agent_model = "none"
+            if agent in PLANNERS:
+                agent_model = model or ("oracle" if _has_oracle(env) else "mlp")
+            runs += _cross(env, [(agent, agent_model)], seeds, episodes, budget)
+    return Suite("custom", runs)
+
+
+def _has_oracle(env_id: str) -> bool:
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    try:
+        return hasattr(env.unwrapped, "get_dynamics")
+    finally:
+        env.close()
+
+
+def with_overrides(
+    suite: Suite,
+    *,
+    seeds: int | None = None,
+    episodes: int | None = None,
+    budget: int | None = None,
+) -> Suite:
+    """``suite`` with its seed count, evaluation episodes or training budget replaced."""
+    runs = suite.runs
+    if seeds is not None:
+        firsts = [r for r in runs if r.seed == 0]
+        runs = [replace(r, seed=s) for r in firsts for s in range(seeds)]
+    if episodes is not None:
+        runs = [replace(r, episodes=episodes) for r in runs]
+    if budget is not None:
+        runs = [replace(r, budget=budget) for r in runs]
+    return replace(suite, runs=runs)

@@ -1,0 +1,271 @@
+"""``TutoringEnv`` and its native vector env."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from lucidgym.envs.core import ArrayVectorEnv, KernelDynamics, check_action, check_state
+from lucidgym.envs.rendering import HumanWindow
+from lucidgym.envs.tutoring.render import ansi_line, dashboard
+from lucidgym.envs.tutoring.student import (
+    NUM_STRATEGIES,
+    OBS_DIM,
+    StudentState,
+    TutoringKernel,
+    check_population,
+)
+
+DEFAULT_HORIZON = 80
+"""The registered session length (``max_episode_steps`` of ``Tutoring-v0``)."""
+
+
+def _observation_space() -> gym.spaces.Box:
+    return gym.spaces.Box(0.0, 1.0, shape=(OBS_DIM,), dtype=np.float32)
+
+
+def _population_option(options: dict[str, Any] | None) -> str | None:
+    if not options or "population" not in options:
+        return None
+    return check_population(options["population"])
+
+
+class TutoringEnv(gym.Env[np.ndarray, np.int64]):
+    """A synthetic student and a tutor that picks a teaching strategy each step.
+
+    ## Description
+    The agent is the tutor of one student working through four topics that form a
+    prerequisite chain. Each step it picks one of eight strategies; the hidden student
+    learns (Bayesian knowledge tracing with guess, slip and forgetting), answers,
+    feels (engaged concentration, confusion, frustration, boredom, fatigue) and may
+    quit. The strategy's effect depends on the student's zone of proximal development
+    (direct instruction suits novices, Socratic and exploratory work suit students near
+    mastery, scaffolding is the robust middle, remediation pays after errors). The
+    tutor only sees its own knowledge-tracing estimate of mastery and noisy affect and
+    engagement detectors. METACOGNITIVE and MOTIVATIONAL pay off only later, and only
+    ASSESSMENT moves the session to the next topic: planning is worth it. The model,
+    its parameters and the literature it follows are in ``docs/tutoring.md`` and
+    :mod:`lucidgym.envs.tutoring.student`.
+
+    ## Action Space
+    ``Discrete(8)``, a :class:`~lucidgym.envs.tutoring.Strategy`: 0 SOCRATIC,
+    1 SCAFFOLDED, 2 DIRECT, 3 EXPLORATORY, 4 REMEDIAL, 5 ASSESSMENT (4-item quiz),
+    6 MOTIVATIONAL, 7 METACOGNITIVE.
+
+    ## Observation Space
+    ``Box(0, 1, (20,), float32)``:
+
+    | index | signal | min | max |
+    |-------|--------|-----|-----|
+    | 0-3 | tutor's knowledge-tracing estimate of mastery, topics 0-3 (not the truth) | 0 | 1 |
+    | 4 | attention | 0 | 1 |
+    | 5 | participation | 0 | 1 |
+    | 6 | on-task ratio | 0 | 1 |
+    | 7 | response latency (1 = slow) | 0 | 1 |
+    | 8 | accuracy over recent answers | 0 | 1 |
+    | 9 | depth of answers | 0 | 1 |
+    | 10 | speed of answers | 0 | 1 |
+    | 11 | streak of right answers (of 5) | 0 | 1 |
+    | 12 | frustration (detector) | 0 | 1 |
+    | 13 | confidence (detector) | 0 | 1 |
+    | 14 | curiosity (detector) | 0 | 1 |
+    | 15 | boredom (detector) | 0 | 1 |
+    | 16 | time elapsed (of the session length) | 0 | 1 |
+    | 17 | hint level on the current problem | 0 | 1 |
+    | 18 | attempts on the current problem (of 5) | 0 | 1 |
+    | 19 | current topic (topic / 3) | 0 | 1 |
+
+    ## Rewards
+    Learning gain: 10 times the step's increase of the student's summed true mastery
+    (negative when forgetting outweighs learning).
+
+    ## Starting State
+    A student drawn from the population (``novice``, ``average``, ``advanced``,
+    ``anxious``, or ``mixed`` of them): traits (learn rate, guess, slip, forgetting,
+    anxiety, persistence, curiosity, fatigue rate), prior mastery per topic and
+    starting affect; the tutor starts from a population-blind prior estimate on topic 0.
+
+    ## Episode End
+    Termination: the student quits (``info["quit"]``) or masters every topic
+    (``info["mastered"]``, true mastery >= 0.9 on all four).
+    Truncation: the registered ``max_episode_steps`` (80).
+
+    ## Info
+    ``true_mastery`` ``[4]``, ``quit``, ``mastered``, ``learning_effect`` (the
+    strategy's learning rate this step), ``items`` and ``correct`` (answers asked and
+    right), ``topic``, ``estimate_error`` (mean absolute error of the estimate),
+    ``affect`` ``[4]`` (true engagement, confusion, frustration, boredom),
+    ``efficiency`` (the metacognitive multiplier), ``population``.
+
+    ## Arguments
+    ``population``: ``"mixed"`` (default), ``"novice"``, ``"average"``, ``"advanced"``
+    or ``"anxious"``; also ``reset(options={"population": ...})``, which holds for
+    that episode and the ones after it. ``render_mode``: ``"ansi"``, ``"rgb_array"``
+    or ``"human"``. ``horizon``: session length for the time-elapsed signal (80).
+
+    ## Version History
+    - v0: initial release.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import lucidgym  # noqa: F401
+        >>> env = gym.make("Tutoring-v0", population="novice")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.shape
+        (20,)
+        >>> obs, reward, terminated, truncated, info = env.step(2)  # DIRECT
+        >>> info["true_mastery"].shape
+        (4,)
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        population: str = "mixed",
+        render_mode: str | None = None,
+        horizon: int = DEFAULT_HORIZON,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
+            )
+        self.kernel = TutoringKernel(population, horizon)
+        self.render_mode = render_mode
+        self.observation_space = _observation_space()
+        self.action_space = gym.spaces.Discrete(NUM_STRATEGIES)
+        self._state: StudentState | None = None
+        self._return = 0.0
+        self._history: deque[tuple[int, float]] = deque(maxlen=12)
+        self._window: HumanWindow | None = None
+
+    @property
+    def population(self) -> str:
+        """The population new students are drawn from."""
+        return self.kernel.population
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a session with a new student; ``seed`` fixes it and those after it."""
+        super().reset(seed=seed)
+        population = _population_option(options)
+        if population is not None:
+            self.kernel.population = population
+        self._state = self.kernel.initial(self.np_random, 1)
+        self._return = 0.0
+        self._history.clear()
+        if self.render_mode == "human":
+            self.render()
+        info = {
+            "true_mastery": self._state.mastery[0].astype(np.float32),
+            "population": int(self._state.traits[0, -1]),
+        }
+        return self.kernel.observe(self._state)[0], info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply a strategy; see the class docstring for what comes back."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before step()")
+        act = check_action(self.action_space, action, self._name)
+        self._state, reward, terminated, batch_info = self.kernel.transition(
+            self._state, act.reshape(1), self.np_random
+        )
+        info = {key: value[0] for key, value in batch_info.items()}
+        r = float(reward[0])
+        self._return += r
+        if self.render_mode is not None:
+            self._history.append((int(act), r))
+            if self.render_mode == "human":
+                self.render()
+        return self.kernel.observe(self._state)[0], r, bool(terminated[0]), False, info
+
+    @property
+    def _name(self) -> str:
+        return self.spec.id if self.spec is not None else "TutoringEnv"
+
+    # -- snapshots and oracle -------------------------------------------------------
+
+    def get_state(self) -> StudentState:
+        """A copy of the student and session as a batch of one (not the random generator)."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before get_state()")
+        return StudentState(*(f.copy() for f in self._state))
+
+    def set_state(self, state: StudentState) -> None:
+        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before set_state()")
+        self._state = check_state(self._state, state, self._name)
+
+    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[StudentState]:
+        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
+        return KernelDynamics(self.kernel, self.action_space, seed)
+
+    # -- rendering ----------------------------------------------------------------
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: one line per step; ``rgb_array``: a dashboard; ``human``: a window."""
+        if self.render_mode is None:
+            gym.logger.warn(f"{self._name}: render() called without a render_mode")
+            return None
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before render()")
+        if self.render_mode == "ansi":
+            return ansi_line(self._state, self.kernel, self._history, self._return)
+        frame = dashboard(self._state, self.kernel, self._history, self._return)
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = HumanWindow(self._name, self.metadata["render_fps"])
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        """Close the window, if one is open."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
+    """``num_envs`` tutoring sessions stepped in one NumPy call (next-step autoreset).
+
+    Takes the same arguments as :class:`TutoringEnv` (but does not render), plus
+    ``num_envs`` and ``max_episode_steps`` (passed by ``gym.make_vec`` from the
+    registration). ``info`` holds the single env's keys as arrays with a leading ``N``.
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        population: str = "mixed",
+        max_episode_steps: int | None = DEFAULT_HORIZON,
+        render_mode: str | None = None,
+        horizon: int | None = None,
+    ) -> None:
+        if render_mode is not None:
+            raise ValueError("TutoringVectorEnv does not render; use TutoringEnv to render")
+        if horizon is None:
+            horizon = max_episode_steps if max_episode_steps is not None else DEFAULT_HORIZON
+        super().__init__(
+            TutoringKernel(population, horizon),
+            num_envs,
+            _observation_space(),
+            gym.spaces.Discrete(NUM_STRATEGIES),
+            max_episode_steps,
+            "TutoringVectorEnv",
+        )
+        self.render_mode = None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every session; ``options={"population": ...}`` switches the population."""
+        population = _population_option(options)
+        if population is not None:
+            self.kernel.population = population  # type: ignore[attr-defined]
+        return super().reset(seed=seed, options=options)

@@ -1,0 +1,103 @@
+"""Pictures of a tutoring session: a dashboard frame and a one-line text summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lucidgym.envs.rendering import draw_bar, draw_text, fill_rect
+from lucidgym.envs.tutoring.student import (
+    EFF,
+    NUM_TOPICS,
+    POPULATIONS,
+    TOPIC,
+    B,
+    C,
+    E,
+    F,
+    G,
+    Strategy,
+    StudentState,
+    TutoringKernel,
+)
+
+_SHORT = ("SOC", "SCA", "DIR", "EXP", "REM", "ASS", "MOT", "MET")
+_STRATEGY_COLORS = (
+    (120, 170, 255),
+    (110, 210, 200),
+    (240, 200, 80),
+    (190, 140, 255),
+    (250, 140, 90),
+    (200, 200, 210),
+    (120, 220, 110),
+    (255, 130, 200),
+)
+_BG, _TEXT, _DIM = (24, 24, 30), (230, 230, 235), (150, 150, 160)
+
+
+def ansi_line(
+    state: StudentState,
+    kernel: TutoringKernel,
+    history: Sequence[tuple[int, float]],
+    total: float,
+) -> str:
+    """One line: step, last strategy and reward, true vs estimated mastery, affect."""
+    ses, mind = state.session[0], state.mind[0]
+    last = f"{Strategy(history[-1][0]).name:<13} r={history[-1][1]:+.2f}" if history else "start"
+    mastery = " ".join(
+        f"{state.mastery[0, k]:.2f}/{state.estimate[0, k]:.2f}" for k in range(NUM_TOPICS)
+    )
+    return (
+        f"t={int(ses[0]):3d} topic={int(ses[TOPIC])} {last:<21} mastery(true/est)={mastery} "
+        f"eng={mind[E]:.2f} conf={mind[C]:.2f} frus={mind[F]:.2f} bore={mind[B]:.2f} "
+        f"return={total:.2f}"
+    )
+
+
+def dashboard(
+    state: StudentState,
+    kernel: TutoringKernel,
+    history: Sequence[tuple[int, float]],
+    total: float,
+) -> np.ndarray:
+    """A ``[232, 336, 3]`` uint8 dashboard of the session.
+
+    Per topic, the tutor's estimate above the true mastery; the student's engagement,
+    confusion, frustration, boredom, fatigue and efficiency as gauges; the last
+    strategies chosen as coloured tiles; the running return.
+    """
+    frame = np.full((232, 336, 3), _BG, dtype=np.uint8)
+    ses, mind = state.session[0], state.mind[0]
+    population = POPULATIONS[int(state.traits[0, -1])]
+    draw_text(frame, f"TUTORING t={int(ses[0])} {population}", 6, 4, _TEXT)
+    draw_text(frame, "EST", 196, 24, (90, 170, 255))
+    draw_text(frame, "TRUE", 250, 24, (240, 180, 60))
+    topic = int(ses[TOPIC])
+    for k in range(NUM_TOPICS):
+        y = 40 + k * 18
+        color = (255, 255, 120) if k == topic else _DIM
+        draw_text(frame, f"TOPIC {k}", 6, y + 2, color)
+        draw_bar(frame, 80, y, 240, 6, float(state.estimate[0, k]), (90, 170, 255))
+        draw_bar(frame, 80, y + 7, 240, 6, float(state.mastery[0, k]), (240, 180, 60))
+    gauges = (
+        ("ENGAGED", mind[E], (100, 210, 120)),
+        ("CONFUSED", mind[C], (200, 160, 255)),
+        ("FRUSTR", mind[F], (235, 80, 70)),
+        ("BORED", mind[B], (160, 160, 170)),
+        ("FATIGUE", mind[G], (200, 140, 80)),
+        ("EFFIC", (mind[EFF] - 1.0) / 0.6, (255, 130, 200)),
+    )
+    for i, (name, value, color) in enumerate(gauges):
+        x, y = 6 + (i % 2) * 166, 118 + (i // 2) * 18
+        draw_text(frame, name, x, y, _DIM)
+        draw_bar(frame, x + 72, y + 1, 84, 9, float(value), color)
+    draw_text(frame, "LAST", 6, 176, _DIM)
+    for i, (action, _) in enumerate(list(history)[-8:]):
+        x = 44 + i * 36
+        fill_rect(frame, x, 172, 32, 16, _STRATEGY_COLORS[action])
+        draw_text(frame, _SHORT[action], x + 3, 175, (20, 20, 20))
+    draw_text(frame, f"RETURN {total:.2f}", 6, 206, _TEXT)
+    if history:
+        draw_text(frame, f"R {history[-1][1]:+.2f}", 196, 206, _TEXT)
+    return frame

@@ -1,0 +1,292 @@
+"""A replay buffer of sequence rows that respects episode boundaries.
+
+Rows follow the convention of :mod:`lucidgym.world_models.base`: row ``t`` holds
+``obs_t``, the ``action_t`` taken after it and the ``reward_t`` / ``terminal_t`` of that
+action; an episode's last observation is a row with ``valid = False``; ``is_first``
+marks the first row of every episode. Sampled windows of ``T`` rows may span an
+episode boundary: the models reset their state where ``is_first`` and mask the losses
+where ``not valid``, so nothing leaks from one episode into the next.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lucidgym.world_models.base import SequenceBatch
+
+
+class Episode(NamedTuple):
+    """One episode as arrays: ``T`` transitions and ``T + 1`` observations."""
+
+    obs: np.ndarray
+    """``[T + 1, *O]`` observations, the last one after the last action."""
+    action: np.ndarray
+    """``[T]`` int64 or ``[T, A]`` float32 actions."""
+    reward: np.ndarray
+    """``[T]`` float32 rewards."""
+    terminal: np.ndarray
+    """``[T]`` bool: the action ended the episode (terminated, not truncated)."""
+
+    def __len__(self) -> int:  # type: ignore[override]
+        """The number of transitions ``T``."""
+        return int(self.reward.shape[0])
+
+
+def _action_layout(action_space: gym.spaces.Space[Any]) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    if isinstance(action_space, gym.spaces.Discrete):
+        return (), np.dtype(np.int64)
+    if isinstance(action_space, gym.spaces.Box):
+        return tuple(action_space.shape), np.dtype(np.float32)
+    raise TypeError(f"SequenceReplayBuffer: unsupported action space {action_space}")
+
+
+class SequenceReplayBuffer:
+    """A fixed-capacity ring of sequence rows with seeded sampling of ``[B, T]`` windows.
+
+    Args:
+        observation_space: the space of one observation (``*O`` is its shape).
+        action_space: a ``Discrete`` or ``Box`` space of one action.
+        capacity: the number of rows kept; the oldest are overwritten first.
+        seed: seeds :meth:`sample`.
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        capacity: int = 1_000_000,
+        seed: int | None = None,
+    ) -> None:
+        if capacity < 2:
+            raise ValueError(f"SequenceReplayBuffer: capacity must be at least 2, got {capacity}")
+        if observation_space.shape is None:
+            raise TypeError(
+                f"SequenceReplayBuffer: unsupported observation space {observation_space}"
+            )
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.capacity = capacity
+        self.obs_shape = tuple(observation_space.shape)
+        action_shape, action_dtype = _action_layout(action_space)
+        self.obs = np.zeros((capacity, *self.obs_shape), dtype=np.float32)
+        self.action = np.zeros((capacity, *action_shape), dtype=action_dtype)
+        self.reward = np.zeros(capacity, dtype=np.float32)
+        self.terminal = np.zeros(capacity, dtype=np.float32)
+        self.is_first = np.zeros(capacity, dtype=bool)
+        self.valid = np.zeros(capacity, dtype=bool)
+        self._next = 0
+        self._size = 0
+        self._open = False
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        """The number of rows stored."""
+        return self._size
+
+    @property
+    def num_transitions(self) -> int:
+        """The number of valid rows (transitions) stored."""
+        return int(self.valid[: self._size].sum())
+
+    def _write(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        terminal: np.ndarray,
+        is_first: np.ndarray,
+        valid: np.ndarray,
+    ) -> None:
+        n = obs.shape[0]
+        if n > self.capacity:
+            keep = slice(n - self.capacity, n)
+            obs, action, reward = obs[keep], action[keep], reward[keep]
+            terminal, is_first, valid = terminal[keep], is_first[keep], valid[keep]
+            n = self.capacity
+        index = (self._next + np.arange(n)) % self.capacity
+        self.obs[index] = obs
+        self.action[index] = action
+        self.reward[index] = reward
+        self.terminal[index] = terminal
+        self.is_first[index] = is_first
+        self.valid[index] = valid
+        self._next = int((self._next + n) % self.capacity)
+        self._size = min(self._size + n, self.capacity)
+
+    def _check_obs(self, obs: np.ndarray, what: str) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape[1:] != self.obs_shape:
+            raise ValueError(
+                f"SequenceReplayBuffer: {what} have shape {obs.shape}, expected "
+                f"[N, {', '.join(map(str, self.obs_shape))}]"
+            )
+        if not np.all(np.isfinite(obs)):
+            raise ValueError(f"SequenceReplayBuffer: {what} contain NaN or infinity")
+        return obs
+
+    def add_episode(self, episode: Episode) -> None:
+        """Append a whole episode (``T + 1`` rows, the last one not valid)."""
+        if self._open:
+            raise ValueError("SequenceReplayBuffer: finish the episode added step by step first")
+        obs = self._check_obs(episode.obs, "episode observations")
+        t = len(episode)
+        if obs.shape[0] != t + 1:
+            raise ValueError(
+                f"SequenceReplayBuffer: an episode of {t} transitions needs {t + 1} "
+                f"observations, got {obs.shape[0]}"
+            )
+        action = np.zeros((t + 1, *self.action.shape[1:]), dtype=self.action.dtype)
+        action[:t] = np.asarray(episode.action).reshape(t, *self.action.shape[1:])
+        reward = np.zeros(t + 1, dtype=np.float32)
+        reward[:t] = episode.reward
+        terminal = np.zeros(t + 1, dtype=np.float32)
+        terminal[:t] = episode.terminal
+        is_first = np.zeros(t + 1, dtype=bool)
+        is_first[0] = True
+        valid = np.ones(t + 1, dtype=bool)
+        valid[t] = False
+        self._write(obs, action, reward, terminal, is_first, valid)
+
+    def add_step(
+        self, obs: np.ndarray, action: Any, reward: float, terminal: bool, is_first: bool
+    ) -> None:
+        """Append one transition row: ``obs_t``, ``action_t`` and what the action led to."""
+        if is_first and self._open:
+            raise ValueError("SequenceReplayBuffer: an episode is still open; call end_episode")
+        if not is_first and not self._open:
+            raise ValueError("SequenceReplayBuffer: the first step of an episode needs is_first")
+        self._write(
+            self._check_obs(np.asarray(obs)[None], "observations"),
+            np.asarray(action, dtype=self.action.dtype).reshape(1, *self.action.shape[1:]),
+            np.asarray([reward], dtype=np.float32),
+            np.asarray([float(terminal)], dtype=np.float32),
+            np.asarray([is_first]),
+            np.asarray([True]),
+        )
+        self._open = True
+
+    def end_episode(self, final_obs: np.ndarray) -> None:
+        """Close the episode added step by step with its last observation (a row not valid)."""
+        if not self._open:
+            raise ValueError("SequenceReplayBuffer: no episode is open")
+        self._write(
+            self._check_obs(np.asarray(final_obs)[None], "observations"),
+            np.zeros((1, *self.action.shape[1:]), dtype=self.action.dtype),
+            np.zeros(1, dtype=np.float32),
+            np.zeros(1, dtype=np.float32),
+            np.asarray([False]),
+            np.asarray([False]),
+        )
+        self._open = False
+
+    def _chronological(self) -> np.ndarray:
+        """Physical row indices from oldest to newest."""
+        start = self._next if self._size == self.capacity else 0
+        return (start + np.arange(self._size)) % self.capacity
+
+    def sample(
+        self, batch_size: int, seq_len: int, rng: np.random.Generator | None = None
+    ) -> SequenceBatch:
+        """``batch_size`` windows of ``seq_len`` consecutive rows as tensors.
+
+        Args:
+            batch_size: ``B``.
+            seq_len: ``T``.
+            rng: the generator to draw from (default: the buffer's own, seeded).
+
+        Returns:
+            A :class:`SequenceBatch` of ``[B, T, ...]`` tensors on the CPU.
+        """
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(
+                f"SequenceReplayBuffer: batch_size and seq_len must be positive, got "
+                f"{batch_size} and {seq_len}"
+            )
+        if self._size < seq_len:
+            raise ValueError(
+                f"SequenceReplayBuffer: {self._size} rows stored, fewer than seq_len={seq_len}"
+            )
+        rng = self.rng if rng is None else rng
+        starts = rng.integers(0, self._size - seq_len + 1, size=batch_size)
+        order = self._chronological()
+        index = order[starts[:, None] + np.arange(seq_len)[None, :]]
+        return SequenceBatch(
+            obs=torch.from_numpy(self.obs[index]),
+            action=torch.from_numpy(self.action[index]),
+            reward=torch.from_numpy(self.reward[index]),
+            terminal=torch.from_numpy(self.terminal[index]),
+            is_first=torch.from_numpy(self.is_first[index]),
+            valid=torch.from_numpy(self.valid[index]),
+        )
+
+    def episodes(self) -> list[Episode]:
+        """The stored episodes, oldest first (a partly overwritten first one included)."""
+        order = self._chronological()
+        starts = np.flatnonzero(self.is_first[order])
+        bounds = np.concatenate([[0], starts, [order.size]])
+        result = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi - lo < 2:
+                continue
+            rows = order[lo:hi]
+            result.append(
+                Episode(
+                    obs=self.obs[rows].copy(),
+                    action=self.action[rows[:-1]].copy(),
+                    reward=self.reward[rows[:-1]].copy(),
+                    terminal=self.terminal[rows[:-1]].astype(bool),
+                )
+            )
+        return result
+
+    def split(
+        self, eval_fraction: float, seed: int | None = None
+    ) -> tuple[SequenceReplayBuffer, SequenceReplayBuffer]:
+        """Split by whole episodes into ``(train, eval)`` buffers.
+
+        Args:
+            eval_fraction: the share of episodes held out, in ``(0, 1)``.
+            seed: seeds the choice of held-out episodes.
+        """
+        if not 0.0 < eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+        episodes = self.episodes()
+        if len(episodes) < 2:
+            raise ValueError(
+                f"SequenceReplayBuffer: {len(episodes)} episode(s) stored; an eval split "
+                "by episode needs at least 2"
+            )
+        rng = np.random.default_rng(seed)
+        n_eval = min(max(1, round(eval_fraction * len(episodes))), len(episodes) - 1)
+        held_out = set(rng.choice(len(episodes), size=n_eval, replace=False).tolist())
+        parts = []
+        for keep in (False, True):
+            chosen = [ep for i, ep in enumerate(episodes) if (i in held_out) == keep]
+            rows = sum(len(ep) + 1 for ep in chosen)
+            part = SequenceReplayBuffer(
+                self.observation_space, self.action_space, max(rows, 2), seed=seed
+            )
+            for ep in chosen:
+                part.add_episode(ep)
+            parts.append(part)
+        return parts[0], parts[1]
+
+    @classmethod
+    def from_episodes(
+        cls,
+        episodes: list[Episode],
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        capacity: int | None = None,
+        seed: int | None = None,
+    ) -> SequenceReplayBuffer:
+        """A buffer holding ``episodes`` (capacity: just enough, unless given)."""
+        rows = sum(len(ep) + 1 for ep in episodes)
+        buffer = cls(observation_space, action_space, capacity or max(rows, 2), seed=seed)
+        for ep in episodes:
+            buffer.add_episode(ep)
+        return buffer

@@ -1,0 +1,215 @@
+"""World-model checkpoints: safetensors weights and a JSON config, no pickle.
+
+A checkpoint folder holds ``model.safetensors`` and ``config.json`` (backend name,
+backend config, observation and action spaces, lucidgym version, SHA-256 of the
+weights file) and, when given, ``metrics.json``. Each file is written to a temporary
+name and renamed into place, so a crash mid-write leaves the previous file whole; a
+weights file that does not match the hash in ``config.json`` is refused on loading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+FORMAT_VERSION = 1
+
+
+def _float(x: float) -> float | str:
+    return x if np.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def _bound(values: np.ndarray) -> Any:
+    flat = values.astype(np.float64).ravel()
+    if np.all(flat == flat[0]):
+        return _float(float(flat[0]))
+    return [_float(float(v)) for v in flat]
+
+
+def space_to_json(space: gym.spaces.Space[Any]) -> dict[str, Any]:
+    """A ``Box`` or ``Discrete`` space as a JSON-ready dict (infinities as strings)."""
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.Box):
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": _bound(space.low),
+            "high": _bound(space.high),
+        }
+    raise TypeError(f"cannot store a {type(space).__name__} space in a checkpoint")
+
+
+def space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
+    """Inverse of :func:`space_to_json`; a malformed dict raises ``ValueError``."""
+    try:
+        if data["type"] == "Discrete":
+            return gym.spaces.Discrete(int(data["n"]), start=int(data["start"]))
+        if data["type"] == "Box":
+            shape = tuple(int(s) for s in data["shape"])
+
+            def bound(value: Any) -> np.ndarray:
+                arr = np.asarray(value, dtype=np.float64)
+                return np.broadcast_to(arr, shape) if arr.ndim == 0 else arr.reshape(shape)
+
+            dtype = np.dtype(data["dtype"])
+            return gym.spaces.Box(
+                bound(data["low"]).astype(dtype), bound(data["high"]).astype(dtype), shape, dtype
+            )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"malformed space in checkpoint config: {data!r} ({err})") from err
+    raise ValueError(f"unsupported space type in checkpoint config: {data.get('type')!r}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_world_model(
+    model: torch.nn.Module,
+    directory: str | os.PathLike[str],
+    metrics: dict[str, Any] | None = None,
+    env_id: str | None = None,
+) -> Path:
+    """Write ``model`` (and ``metrics``) into ``directory``, creating it if needed.
+
+    Args:
+        model: a backend from :func:`~lucidgym.world_models.registry.make_world_model`
+            (it has ``name``, ``config``, ``observation_space`` and ``action_space``).
+        directory: the checkpoint folder.
+        metrics: written to ``metrics.json`` when given.
+        env_id: the environment the model was trained on (stored for evaluation).
+
+    Returns:
+        The folder's path.
+    """
+    from safetensors.torch import save
+
+    from lucidgym import __version__
+
+    for attr in ("name", "config", "observation_space", "action_space"):
+        if not hasattr(model, attr):
+            raise ValueError(f"save_world_model: the model has no {attr!r}; is it a backend?")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(out / WEIGHTS_FILE, save(tensors))
+    config = {
+        "format_version": FORMAT_VERSION,
+        "backend": model.name,
+        "config": dataclasses.asdict(model.config),  # type: ignore[call-overload]
+        "observation_space": space_to_json(model.observation_space),  # type: ignore[arg-type]
+        "action_space": space_to_json(model.action_space),  # type: ignore[arg-type]
+        "lucidgym_version": __version__,
+        "weights_sha256": _sha256(out / WEIGHTS_FILE),
+        "env_id": env_id,
+    }
+    atomic_write_json(out / CONFIG_FILE, config)
+    if metrics is not None:
+        atomic_write_json(out / METRICS_FILE, metrics)
+    return out
+
+
+def read_checkpoint_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``config.json`` of a checkpoint folder, checked for its keys."""
+    path = Path(directory) / CONFIG_FILE
+    if not Path(directory).is_dir():
+        raise FileNotFoundError(f"checkpoint folder {str(directory)!r} does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; is this a world-model checkpoint folder?")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON (truncated or corrupt?): {err}") from err
+    required = ("backend", "config", "observation_space", "action_space", "weights_sha256")
+    missing = [k for k in required if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+    return config  # type: ignore[no-any-return]
+
+
+def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> torch.nn.Module:
+    """Rebuild a model saved by :func:`save_world_model`.
+
+    Raises:
+        FileNotFoundError: the folder or one of its files is missing.
+        ValueError: naming the file and the problem when the weights are truncated,
+            tampered with (hash mismatch) or do not fit the config (keys or shapes).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    from lucidgym.world_models.registry import make_world_model
+
+    config = read_checkpoint_config(directory)
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: missing")
+    data = weights.read_bytes()
+    if hashlib.sha256(data).hexdigest() != config["weights_sha256"]:
+        raise ValueError(
+            f"{weights}: SHA-256 does not match the hash in {CONFIG_FILE} "
+            "(the file was truncated, modified or replaced)"
+        )
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{weights}: not a readable safetensors file: {err}") from err
+    model = make_world_model(
+        config["backend"],
+        space_from_json(config["observation_space"]),
+        space_from_json(config["action_space"]),
+        **config["config"],
+    )
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"{weights}: does not fit the {config['backend']!r} model of {CONFIG_FILE}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatches {wrong[:5]}"
+        )
+    model.load_state_dict(tensors)
+    return model.to(device)

@@ -1,0 +1,197 @@
+"""The ``ensemble`` backend: N probabilistic MLPs trained on bootstrapped data.
+
+Each member maps ``(obs_t, action_t)`` to a diagonal Gaussian over the normalized
+observation delta and the reward (mean and log-variance, PETS style) and a done
+logit. Members see the same batch with their own online-bootstrap weights
+(``Poisson(1)`` per sequence), so they disagree where data is thin: that
+disagreement is the epistemic uncertainty in :attr:`Prediction.uncertainty`.
+Image observations are flattened (``rssm`` suits them better). All members run in
+one batched matrix product per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lucidgym.world_models.base import Prediction, SequenceBatch
+from lucidgym.world_models.networks import WorldModelBase, masked_mean
+
+
+@dataclass
+class EnsembleConfig:
+    """Configuration of the ``ensemble`` backend."""
+
+    num_members: int = 5
+    """Number of ensemble members N."""
+    hidden_size: int = 128
+    """Units per hidden layer of each member."""
+    num_layers: int = 2
+    """Hidden layers per member."""
+    imagine_mode: str = "mean"
+    """How ``imagine`` combines members: ``"mean"`` of means, or a ``"random"`` one per row."""
+    sample: bool = False
+    """Whether ``imagine`` samples the member's Gaussian instead of taking its mean."""
+    bootstrap: bool = True
+    """Whether each member weights sequences by its own ``Poisson(1)`` draw per batch."""
+    recon_scale: float = 1.0
+    """Weight of the next-observation Gaussian NLL."""
+    reward_scale: float = 1.0
+    """Weight of the reward Gaussian NLL."""
+    done_scale: float = 1.0
+    """Weight of the termination loss."""
+
+    def __post_init__(self) -> None:
+        if self.imagine_mode not in ("mean", "random"):
+            raise ValueError(f"imagine_mode must be 'mean' or 'random', got {self.imagine_mode!r}")
+        if self.num_members < 1:
+            raise ValueError(f"num_members must be at least 1, got {self.num_members}")
+
+
+class EnsembleState(NamedTuple):
+    """State of the ``ensemble`` backend."""
+
+    obs: Tensor
+    """``[B, *O]`` the current observation (environment scale)."""
+
+
+class EnsembleLinear(nn.Module):
+    """``N`` independent linear layers: ``[N, M, in] -> [N, M, out]``."""
+
+    def __init__(self, members: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(members, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, M, in] -> [N, M, out]``."""
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleWorldModel(WorldModelBase):
+    """Bootstrapped ensemble of Gaussian one-step MLPs with disagreement.
+
+    Args:
+        observation_space: a ``Box`` (images are flattened).
+        action_space: ``Discrete`` (one-hot) or ``Box`` (raw).
+        config: members, sizes, imagination mode and loss weights.
+    """
+
+    name = "ensemble"
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        config: EnsembleConfig | None = None,
+    ) -> None:
+        config = config or EnsembleConfig()
+        super().__init__(observation_space, action_space, config)
+        self.config: EnsembleConfig = config
+        n, d, width = config.num_members, self.obs_dim, config.hidden_size
+        layers: list[nn.Module] = []
+        in_dim = d + self.actions.dim
+        for _ in range(config.num_layers):
+            layers += [EnsembleLinear(n, in_dim, width), nn.SiLU()]
+            in_dim = width
+        # Outputs: delta mean and log-variance (D each), reward mean and log-variance, done.
+        layers.append(EnsembleLinear(n, in_dim, 2 * d + 3))
+        self.net = nn.Sequential(*layers)
+        # Soft bounds on the log-variance, learned (PETS): keep the NLL well behaved.
+        self.max_logvar = nn.Parameter(torch.full((d + 1,), 0.5))
+        self.min_logvar = nn.Parameter(torch.full((d + 1,), -10.0))
+
+    def initial_state(self, batch_size: int) -> EnsembleState:
+        """Zero observations ``[batch_size, *O]`` (replaced by the first ``observe``)."""
+        return EnsembleState(torch.zeros(batch_size, *self.obs_shape, device=self.device))
+
+    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Every member on ``obs [M, *O]`` (env scale) and encoded ``action [M, A]``.
+
+        Returns ``(mean [N, M, D+1], logvar [N, M, D+1], done logit [N, M])``: the last of
+        the ``D + 1`` outputs is the normalized reward, the others the normalized delta.
+        """
+        x = torch.cat([self.norm.obs(obs).reshape(obs.shape[0], -1), action], -1)
+        out = self.net(x.unsqueeze(0).expand(self.config.num_members, -1, -1))
+        d = self.obs_dim + 1
+        mean, logvar = out[..., :d], out[..., d : 2 * d]
+        logvar = self.max_logvar - F.softplus(self.max_logvar - logvar)
+        logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
+        return mean, logvar, out[..., -1]
+
+    def _predict(self, obs: Tensor, action: Tensor) -> Prediction:
+        mean, logvar, done = self.forward(obs, action)
+        rows = torch.arange(obs.shape[0], device=obs.device)
+        if self.config.imagine_mode == "random":
+            member = torch.randint(0, self.config.num_members, (obs.shape[0],), device=obs.device)
+            out, lv, done_logit = mean[member, rows], logvar[member, rows], done[member, rows]
+        else:
+            out, lv, done_logit = mean.mean(0), logvar.exp().mean(0).log(), done.mean(0)
+        if self.config.sample:
+            out = out + torch.randn_like(out) * (0.5 * lv).exp()
+        # Epistemic uncertainty: spread of the members' means, averaged over outputs.
+        disagreement = mean[..., :-1].std(0, unbiased=False).mean(-1)
+        next_obs = obs + out[:, :-1].view(-1, *self.obs_shape) * self.norm.delta_scale
+        if self.image:
+            next_obs = next_obs.clamp(0.0, 255.0)
+        reward = out[:, -1] * self.norm.reward_scale + self.norm.reward_loc
+        return Prediction(next_obs, reward, torch.sigmoid(done_logit), disagreement)
+
+    def _observe(
+        self, state: EnsembleState, action: Tensor | None, obs: Tensor
+    ) -> tuple[EnsembleState, Prediction]:
+        if action is None:
+            return EnsembleState(obs), self.prior_prediction(obs.shape[0])
+        return EnsembleState(obs), self._predict(state.obs, action)
+
+    def _imagine(self, state: EnsembleState, action: Tensor) -> tuple[EnsembleState, Prediction]:
+        pred = self._predict(state.obs, action)
+        return EnsembleState(pred.obs), pred
+
+    def loss(self, batch: SequenceBatch) -> tuple[Tensor, dict[str, float]]:
+        """Gaussian NLL of every member on its bootstrap weighting of ``batch [B, T, ...]``.
+
+        Returns ``(total, {"loss/recon", "loss/reward", "loss/done", "loss/total"})``.
+        """
+        batch = self.check_batch(batch)
+        b, t = batch.reward.shape
+        n = self.config.num_members
+        obs = batch.obs.reshape(b * t, *self.obs_shape)
+        action = self.actions.encode(batch.action.reshape(b * t, *self.actions.shape))
+        mean, logvar, done = self.forward(obs, action)
+        mean, logvar, done = mean.view(n, b, t, -1), logvar.view(n, b, t, -1), done.view(n, b, t)
+        delta = ((batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale).reshape(
+            b, t - 1, -1
+        )
+        reward = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
+        nll = (mean - torch.cat([F.pad(delta, (0, 0, 0, 1)), reward[..., None]], -1)).pow(2)
+        nll = nll * torch.exp(-logvar) + logvar
+        if self.config.bootstrap:
+            weight = torch.poisson(torch.ones(n, b, 1, device=self.device))
+        else:
+            weight = torch.ones(n, b, 1, device=self.device)
+        step = torch.cat([batch.valid[:, :-1], torch.zeros_like(batch.valid[:, :1])], 1)
+        bce = F.binary_cross_entropy_with_logits(
+            done, batch.terminal.expand(n, -1, -1), reduction="none"
+        )
+        bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
+        terms = {
+            "loss/recon": masked_mean(nll[..., :-1].mean(-1) * weight, step.expand(n, -1, -1))
+            + bounds,
+            "loss/reward": masked_mean(nll[..., -1] * weight, batch.valid.expand(n, -1, -1)),
+            "loss/done": masked_mean(bce * weight, batch.valid.expand(n, -1, -1)),
+        }
+        cfg = self.config
+        scales = {
+            "loss/recon": cfg.recon_scale,
+            "loss/reward": cfg.reward_scale,
+            "loss/done": cfg.done_scale,
+        }
+        return self.combine(terms, scales)

@@ -1,0 +1,131 @@
+"""The ``mlp`` backend: a feed-forward model of one step.
+
+``(obs_t, action_t) -> (obs_{t+1} - obs_t, reward_t, terminal_t)``; the state is the
+last observation. Image observations are flattened (this works for small images;
+``rssm`` with its CNN encoder suits them better).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lucidgym.world_models.base import Prediction, SequenceBatch
+from lucidgym.world_models.networks import WorldModelBase, masked_mean, mlp
+
+
+@dataclass
+class MLPConfig:
+    """Configuration of the ``mlp`` backend."""
+
+    hidden_size: int = 128
+    """Units per hidden layer."""
+    num_layers: int = 2
+    """Number of hidden layers."""
+    recon_scale: float = 1.0
+    """Weight of the next-observation loss."""
+    reward_scale: float = 1.0
+    """Weight of the reward loss."""
+    done_scale: float = 1.0
+    """Weight of the termination loss."""
+
+
+class MLPState(NamedTuple):
+    """State of the ``mlp`` backend."""
+
+    obs: Tensor
+    """``[B, *O]`` the current observation (environment scale)."""
+
+
+class MLPWorldModel(WorldModelBase):
+    """Feed-forward one-step model (predicts the normalized observation delta).
+
+    Args:
+        observation_space: a ``Box`` (images are flattened).
+        action_space: ``Discrete`` (one-hot) or ``Box`` (raw).
+        config: sizes and loss weights.
+    """
+
+    name = "mlp"
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        config: MLPConfig | None = None,
+    ) -> None:
+        config = config or MLPConfig()
+        super().__init__(observation_space, action_space, config)
+        self.config: MLPConfig = config
+        d = self.obs_dim
+        self.net = mlp(d + self.actions.dim, config.hidden_size, d + 2, config.num_layers)
+
+    def initial_state(self, batch_size: int) -> MLPState:
+        """Zero observations ``[batch_size, *O]`` (replaced by the first ``observe``)."""
+        return MLPState(torch.zeros(batch_size, *self.obs_shape, device=self.device))
+
+    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``obs [N, *O]`` (env scale), encoded ``action [N, A]`` -> normalized outputs.
+
+        Returns ``(delta [N, D] / delta_scale, reward [N] normalized, done logit [N])``.
+        """
+        x = self.norm.obs(obs).reshape(obs.shape[0], -1)
+        out = self.net(torch.cat([x, action], -1))
+        return out[:, :-2], out[:, -2], out[:, -1]
+
+    def _predict(self, obs: Tensor, action: Tensor) -> Prediction:
+        delta, reward, done = self.forward(obs, action)
+        scale = self.norm.delta_scale
+        next_obs = obs + delta.view(-1, *self.obs_shape) * scale
+        if self.image:
+            next_obs = next_obs.clamp(0.0, 255.0)
+        reward = reward * self.norm.reward_scale + self.norm.reward_loc
+        return Prediction(next_obs, reward, torch.sigmoid(done), None)
+
+    def _observe(
+        self, state: MLPState, action: Tensor | None, obs: Tensor
+    ) -> tuple[MLPState, Prediction]:
+        if action is None:
+            return MLPState(obs), self.prior_prediction(obs.shape[0])
+        return MLPState(obs), self._predict(state.obs, action)
+
+    def _imagine(self, state: MLPState, action: Tensor) -> tuple[MLPState, Prediction]:
+        pred = self._predict(state.obs, action)
+        return MLPState(pred.obs), pred
+
+    def loss(self, batch: SequenceBatch) -> tuple[Tensor, dict[str, float]]:
+        """One-step losses on ``batch`` (``[B, T, ...]``), transitions masked by ``valid``.
+
+        Returns ``(total, {"loss/recon", "loss/reward", "loss/done", "loss/total"})``.
+        """
+        batch = self.check_batch(batch)
+        b, t = batch.reward.shape
+        obs = batch.obs.reshape(b * t, *self.obs_shape)
+        action = self.actions.encode(batch.action.reshape(b * t, *self.actions.shape))
+        delta, reward, done = self.forward(obs, action)
+        target = (batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale
+        err = (delta.view(b, t, -1)[:, :-1] - target.reshape(b, t - 1, -1)).pow(2).mean(-1)
+        reward_target = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
+        valid = batch.valid
+        terms = {
+            "loss/recon": masked_mean(err, valid[:, :-1]),
+            "loss/reward": masked_mean((reward.view(b, t) - reward_target).pow(2), valid),
+            "loss/done": masked_mean(
+                F.binary_cross_entropy_with_logits(
+                    done.view(b, t), batch.terminal, reduction="none"
+                ),
+                valid,
+            ),
+        }
+        cfg = self.config
+        scales = {
+            "loss/recon": cfg.recon_scale,
+            "loss/reward": cfg.reward_scale,
+            "loss/done": cfg.done_scale,
+        }
+        return self.combine(terms, scales)

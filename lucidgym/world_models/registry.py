@@ -1,0 +1,106 @@
+"""The world-model registry: ``make_world_model(name, observation_space, action_space)``.
+
+Every backend has a config dataclass; :func:`config_to_dict` and
+:func:`config_from_dict` turn it into plain JSON values and back, so that a
+checkpoint's ``config.json`` rebuilds the same model::
+
+    model = make_world_model("rssm", obs_space, act_space, preset="kat2")
+    data = {"name": model.name, "config": config_to_dict(model.config)}
+    again = make_world_model(data["name"], obs_space, act_space, **data["config"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import gymnasium as gym
+
+from lucidgym.world_models.ensemble import EnsembleConfig, EnsembleWorldModel
+from lucidgym.world_models.lstm import LSTMConfig, LSTMWorldModel
+from lucidgym.world_models.mlp import MLPConfig, MLPWorldModel
+from lucidgym.world_models.networks import WorldModelBase
+from lucidgym.world_models.rssm import RSSM_PRESETS, RSSMConfig, RSSMWorldModel
+from lucidgym.world_models.transformer import TransformerConfig, TransformerWorldModel
+
+WORLD_MODELS: dict[str, type[WorldModelBase]] = {
+    "mlp": MLPWorldModel,
+    "lstm": LSTMWorldModel,
+    "transformer": TransformerWorldModel,
+    "ensemble": EnsembleWorldModel,
+    "rssm": RSSMWorldModel,
+}
+"""Backend classes by registry name."""
+
+CONFIGS: dict[str, type[Any]] = {
+    "mlp": MLPConfig,
+    "lstm": LSTMConfig,
+    "transformer": TransformerConfig,
+    "ensemble": EnsembleConfig,
+    "rssm": RSSMConfig,
+}
+"""Config dataclasses by backend name."""
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rssm": RSSM_PRESETS}
+"""Named config presets by backend name (``rssm``: ``kat2``)."""
+
+
+def _check_name(name: str) -> None:
+    if name not in WORLD_MODELS:
+        raise ValueError(f"unknown world model {name!r}; valid names: {sorted(WORLD_MODELS)}")
+
+
+def config_from_dict(name: str, data: dict[str, Any], preset: str | None = None) -> Any:
+    """The config dataclass of backend ``name`` from plain values (``preset`` first).
+
+    Raises:
+        ValueError: unknown backend, unknown preset, or keys the config does not have.
+    """
+    _check_name(name)
+    cls = CONFIGS[name]
+    values: dict[str, Any] = {}
+    if preset is not None:
+        presets = PRESETS.get(name, {})
+        if preset not in presets:
+            raise ValueError(
+                f"unknown preset {preset!r} for {name!r}; valid presets: {sorted(presets)}"
+            )
+        values.update(presets[preset])
+    values.update(data)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown config keys for world model {name!r}: {unknown}; valid keys: {sorted(fields)}"
+        )
+    return cls(**values)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain JSON-ready values of a backend config (inverse of :func:`config_from_dict`)."""
+    return dataclasses.asdict(config)
+
+
+def make_world_model(
+    name: str,
+    observation_space: gym.spaces.Space[Any],
+    action_space: gym.spaces.Space[Any],
+    *,
+    preset: str | None = None,
+    **config: Any,
+) -> WorldModelBase:
+    """Build the backend ``name`` for the given spaces.
+
+    Args:
+        name: one of :data:`WORLD_MODELS` (``mlp``, ``lstm``, ``transformer``,
+            ``ensemble``, ``rssm``).
+        observation_space: a ``Box``; ``uint8`` ``(C, H, W)`` images get a CNN in ``rssm``.
+        action_space: ``Discrete`` or ``Box``.
+        preset: a named config (``"kat2"`` for ``rssm``); ``config`` overrides its values.
+        **config: fields of the backend's config dataclass.
+
+    Raises:
+        ValueError: unknown name, preset or config keys, or unsupported spaces.
+    """
+    cfg = config_from_dict(name, config, preset)
+    return WORLD_MODELS[name](observation_space, action_space, cfg)

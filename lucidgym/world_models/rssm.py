@@ -1,0 +1,399 @@
+"""The ``rssm`` backend: a recurrent state-space model (DreamerV1-3 family).
+
+A GRU carries the deterministic state ``h``; a diagonal-Gaussian stochastic latent
+``z`` has a prior ``p(z_t | h_t)`` (used to dream) and a posterior
+``q(z_t | h_t, e_t)`` from the encoded observation ``e_t`` (used to filter). The
+verbs: ``_transition`` (GRU step), ``_prior``, ``_posterior``, ``_decode``, and the
+sequence pass in ``loss``. Row convention (see :mod:`lucidgym.world_models.base`):
+``h_t = GRU(h_{t-1}, [z_{t-1}, a_{t-1}])`` and the reward and done heads read the
+features ``[h_{t+1}, z_{t+1}]`` after ``action_t``.
+
+Training: reconstruction, reward and done heads; KL with balancing and free bits;
+an open-loop overshooting loss over ``rollout_horizon`` steps; optionally an EMA
+target encoder whose embeddings the posterior features predict (JEPA style).
+
+With ``detach_posterior=True`` the encoder, posterior and decoder form a VAE
+trained on reconstruction (plus KL to ``N(0, I)``), and the transition model (GRU,
+prior, action embedding, reward and done heads) learns only from *detached*
+posteriors: reconstruction gradients cannot reach it, nor dynamics gradients the VAE.
+
+Image observations (``uint8`` ``(C, H, W)``) get a CNN encoder and decoder.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lucidgym.world_models.base import Prediction, SequenceBatch
+from lucidgym.world_models.networks import ConvDecoder, ConvEncoder, WorldModelBase, mlp
+
+
+@dataclass
+class RSSMConfig:
+    """Configuration of the ``rssm`` backend (defaults are small enough for a CPU)."""
+
+    deter_size: int = 128
+    """Units of the GRU (deterministic) state ``h``."""
+    stoch_size: int = 32
+    """Dimensions of the Gaussian latent ``z``."""
+    embed_size: int = 64
+    """Output size of the observation encoder."""
+    action_embed_size: int = 32
+    """Size of the learned action embedding."""
+    hidden_size: int = 128
+    """Units of the prior, posterior and GRU-input layers."""
+    encoder_hidden: int = 128
+    """Hidden units of the vector encoder."""
+    decoder_hidden: int = 128
+    """Hidden units of the vector decoder and of the reward and done heads."""
+    cnn_depth: int = 32
+    """Channels of the first CNN layer (image observations)."""
+    min_std: float = 0.1
+    """Floor on the latent standard deviation."""
+    kl_balance: float = 0.8
+    """Share of the KL gradient that trains the prior (the rest trains the posterior)."""
+    free_bits: float = 1.0
+    """KL below this many nats per row is not penalized."""
+    kl_scale: float = 1.0
+    """Weight of the KL loss."""
+    recon_scale: float = 1.0
+    """Weight of the reconstruction loss."""
+    reward_scale: float = 1.0
+    """Weight of the reward loss."""
+    done_scale: float = 1.0
+    """Weight of the termination loss."""
+    rollout_horizon: int = 5
+    """Steps of the open-loop overshooting loss (0 turns it off)."""
+    rollout_scale: float = 1.0
+    """Weight of the overshooting loss."""
+    rollout_stride: int = 4
+    """Overshooting dreams start from every this-many-th row (random phase per batch)."""
+    ema_target: bool = False
+    """Whether an EMA copy of the encoder gives targets that the posterior features predict."""
+    ema_momentum: float = 0.996
+    """Momentum of the EMA target encoder."""
+    target_scale: float = 1.0
+    """Weight of the EMA-target prediction loss."""
+    detach_posterior: bool = False
+    """Train the transition model only on detached encoder posteriors (see module doc)."""
+    vae_kl_scale: float = 0.1
+    """Weight of the KL to ``N(0, I)`` of the encoder posterior (``detach_posterior`` only)."""
+    imagine_sample: bool = False
+    """Whether ``imagine`` samples the prior instead of taking its mean."""
+
+
+RSSM_PRESETS: dict[str, dict[str, Any]] = {
+    "kat2": {
+        "deter_size": 512,
+        "stoch_size": 128,
+        "embed_size": 128,
+        "action_embed_size": 32,
+        "hidden_size": 512,
+        "encoder_hidden": 256,
+        "decoder_hidden": 256,
+        "ema_target": True,
+        "ema_momentum": 0.996,
+    },
+}
+"""Named configs: ``kat2`` has the KAT-2 card's sizes (feature ``512 + 128 = 640``)."""
+
+
+class RSSMState(NamedTuple):
+    """State of the ``rssm`` backend."""
+
+    h: Tensor
+    """``[B, deter]`` deterministic GRU state."""
+    z: Tensor
+    """``[B, stoch]`` stochastic latent (posterior after ``observe``, prior in dreams)."""
+
+
+def gaussian_kl(mean1: Tensor, std1: Tensor, mean2: Tensor, std2: Tensor) -> Tensor:
+    """``KL(N(mean1, std1) || N(mean2, std2))`` summed over the last dimension."""
+    var_ratio = (std1 / std2).pow(2)
+    diff = ((mean1 - mean2) / std2).pow(2)
+    return 0.5 * (var_ratio + diff - 1.0 - var_ratio.log()).sum(-1)
+
+
+class RSSMWorldModel(WorldModelBase):
+    """Recurrent state-space model with prior, posterior, decoder, reward and done heads.
+
+    Args:
+        observation_space: a ``Box``; ``uint8`` ``(C, H, W)`` images use a CNN.
+        action_space: ``Discrete`` (one-hot) or ``Box`` (raw), then a learned embedding.
+        config: sizes, loss weights and training modes (see :class:`RSSMConfig`).
+    """
+
+    name = "rssm"
+
+    def __init__(
+        self,
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        config: RSSMConfig | None = None,
+    ) -> None:
+        config = config or RSSMConfig()
+        super().__init__(observation_space, action_space, config)
+        self.config: RSSMConfig = config
+        c = config
+        self.feat_size = c.deter_size + c.stoch_size
+        if self.image:
+            self.encoder: nn.Module = ConvEncoder(self.obs_shape, c.cnn_depth, c.embed_size)
+        else:
+            self.encoder = mlp(self.obs_dim, c.encoder_hidden, c.embed_size, 1)
+        self.action_embed = nn.Linear(self.actions.dim, c.action_embed_size)
+        self.img_in = nn.Sequential(
+            nn.Linear(c.stoch_size + c.action_embed_size, c.hidden_size),
+            nn.LayerNorm(c.hidden_size),
+            nn.SiLU(),
+        )
+        self.gru = nn.GRUCell(c.hidden_size, c.deter_size)
+        self.prior_net = mlp(c.deter_size, c.hidden_size, 2 * c.stoch_size, 1)
+        post_in = c.embed_size if c.detach_posterior else c.deter_size + c.embed_size
+        self.posterior_net = mlp(post_in, c.hidden_size, 2 * c.stoch_size, 1)
+        dec_in = c.stoch_size if c.detach_posterior else self.feat_size
+        if self.image:
+            self.decoder: nn.Module = ConvDecoder(dec_in, self.obs_shape, c.cnn_depth)
+        else:
+            self.decoder = mlp(dec_in, c.decoder_hidden, self.obs_dim, 1)
+        self.reward_head = mlp(self.feat_size, c.decoder_hidden, 1, 1)
+        self.done_head = mlp(self.feat_size, c.decoder_hidden, 1, 1)
+        self.target_encoder: nn.Module | None = None
+        if c.ema_target:
+            self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+            target_in = c.stoch_size if c.detach_posterior else self.feat_size
+            self.target_head = nn.Linear(target_in, c.embed_size)
+
+    # ------------------------------------------------------------------ verbs
+    def initial_state(self, batch_size: int) -> RSSMState:
+        """Zero ``h [batch_size, deter]`` and ``z [batch_size, stoch]``."""
+        c = self.config
+        return RSSMState(
+            torch.zeros(batch_size, c.deter_size, device=self.device),
+            torch.zeros(batch_size, c.stoch_size, device=self.device),
+        )
+
+    def _transition(self, h: Tensor, z: Tensor, action_embed: Tensor) -> Tensor:
+        """GRU step: ``h [N, deter]``, ``z [N, stoch]``, embedded action -> ``h' [N, deter]``."""
+        return self.gru(self.img_in(torch.cat([z, action_embed], -1)), h)
+
+    def _stats(self, raw: Tensor) -> tuple[Tensor, Tensor]:
+        mean, std = raw.chunk(2, -1)
+        return mean, F.softplus(std) + self.config.min_std
+
+    def _prior(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        """``p(z | h)``: mean and std ``[..., stoch]``."""
+        return self._stats(self.prior_net(h))
+
+    def _posterior(self, h: Tensor, embed: Tensor) -> tuple[Tensor, Tensor]:
+        """``q(z | h, e)`` (``q(z | e)`` with ``detach_posterior``): mean and std."""
+        if self.config.detach_posterior:
+            return self._stats(self.posterior_net(embed))
+        return self._stats(self.posterior_net(torch.cat([h, embed], -1)))
+
+    def _encode(self, obs: Tensor) -> Tensor:
+        """Environment-scale ``obs [N, *O]`` -> ``[N, embed]``."""
+        x = self.norm.obs(obs)
+        return self.encoder(x if self.image else x.reshape(obs.shape[0], -1))
+
+    def _decode(self, h: Tensor, z: Tensor) -> Tensor:
+        """Normalized observation ``[N, *O]`` from ``h [N, deter]`` and ``z [N, stoch]``."""
+        x = z if self.config.detach_posterior else torch.cat([h, z], -1)
+        return self.decoder(x).view(-1, *self.obs_shape)
+
+    def _heads(self, h: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalized reward and done logit ``[N]`` of the step that led to ``(h, z)``."""
+        feat = torch.cat([h, z], -1)
+        return self.reward_head(feat).squeeze(-1), self.done_head(feat).squeeze(-1)
+
+    def _predict(self, h: Tensor, z: Tensor, std: Tensor) -> Prediction:
+        reward, done = self._heads(h, z)
+        return Prediction(
+            self.norm.unobs(self._decode(h, z)),
+            reward * self.norm.reward_scale + self.norm.reward_loc,
+            torch.sigmoid(done),
+            std.mean(-1),
+        )
+
+    def _observe(
+        self, state: RSSMState, action: Tensor | None, obs: Tensor
+    ) -> tuple[RSSMState, Prediction]:
+        if action is None:
+            state = self.initial_state(obs.shape[0])
+            action = torch.zeros(obs.shape[0], self.actions.dim, device=self.device)
+        h = self._transition(state.h, state.z, self.action_embed(action))
+        mean, std = self._prior(h)
+        post_mean, _ = self._posterior(h, self._encode(obs))
+        return RSSMState(h, post_mean), self._predict(h, mean, std)
+
+    def _imagine(self, state: RSSMState, action: Tensor) -> tuple[RSSMState, Prediction]:
+        h = self._transition(state.h, state.z, self.action_embed(action))
+        mean, std = self._prior(h)
+        z = mean + std * torch.randn_like(std) if self.config.imagine_sample else mean
+        return RSSMState(h, z), self._predict(h, z, std)
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        """Move the EMA target encoder towards the encoder by ``1 - ema_momentum``."""
+        if self.target_encoder is None:
+            return
+        weight = 1.0 - self.config.ema_momentum
+        for target, online in zip(
+            self.target_encoder.parameters(), self.encoder.parameters(), strict=True
+        ):
+            target.lerp_(online, weight)
+
+    # ------------------------------------------------------------------- loss
+    def loss(self, batch: SequenceBatch) -> tuple[Tensor, dict[str, float]]:
+        """Sequence losses on ``batch [B, T, ...]``; the state resets where ``is_first``.
+
+        In training mode with gradients on, the EMA target encoder first takes one
+        momentum step (so it trails the encoder by one optimizer step).
+
+        Returns ``(total, terms)`` with ``loss/recon``, ``loss/reward``, ``loss/done``,
+        ``loss/kl``, ``loss/rollout`` (if ``rollout_horizon``), ``loss/target`` (if
+        ``ema_target``), ``loss/vae_kl`` (if ``detach_posterior``) and ``loss/total``.
+        """
+        if self.training and torch.is_grad_enabled():
+            self.update_target()
+        return self.combine(*self.loss_terms(batch))
+
+    def loss_terms(self, batch: SequenceBatch) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The loss terms of :meth:`loss` as tensors, and their weights (same keys)."""
+        batch = self.check_batch(batch)
+        c = self.config
+        detach = c.detach_posterior
+        b, t = batch.reward.shape
+        obs_norm = self.norm.obs(batch.obs)
+        embed = self._encode(batch.obs.reshape(b * t, *self.obs_shape)).view(b, t, -1)
+        act = self.action_embed(self.actions.encode(batch.action))
+        keep = (~batch.is_first).float().unsqueeze(-1)
+        if detach:
+            # The VAE posterior needs no recurrence: every row at once.
+            post_mean, post_std = self._posterior(embed, embed)
+            post_z = post_mean + post_std * torch.randn_like(post_std)
+        h, z = self.initial_state(b)
+        prev = torch.zeros_like(act[:, 0])
+        hs, means, stds, zs = [], [], [], []
+        for i in range(t):
+            h = self._transition(h * keep[:, i], z * keep[:, i], prev * keep[:, i])
+            if detach:
+                z = post_z[:, i].detach()
+            else:
+                mean, std = self._posterior(h, embed[:, i])
+                z = mean + std * torch.randn_like(std)
+                means.append(mean)
+                stds.append(std)
+            hs.append(h)
+            zs.append(z)
+            prev = act[:, i]
+        hseq, zseq = torch.stack(hs, 1), torch.stack(zs, 1)
+        if detach:
+            zseq = post_z
+        else:
+            post_mean, post_std = torch.stack(means, 1), torch.stack(stds, 1)
+        prior_mean, prior_std = self._prior(hseq)
+        terms: dict[str, Tensor] = {}
+        scales: dict[str, float] = {}
+        recon = self._decode(hseq.reshape(b * t, -1), zseq.reshape(b * t, -1))
+        err = (recon.view(b, t, -1) - obs_norm.reshape(b, t, -1)).pow(2).sum(-1)
+        terms["loss/recon"], scales["loss/recon"] = err.mean(), c.recon_scale
+        # Reward and done of action_t come from the features after it (row t + 1).
+        step = batch.valid[:, :-1].float()
+        zhead = zseq.detach() if detach else zseq
+        reward, done = self._heads(hseq[:, 1:], zhead[:, 1:])
+        reward_target = (batch.reward[:, :-1] - self.norm.reward_loc) / self.norm.reward_scale
+        n_steps = step.sum().clamp_min(1.0)
+        terms["loss/reward"] = ((reward - reward_target).pow(2) * step).sum() / n_steps
+        bce = F.binary_cross_entropy_with_logits(done, batch.terminal[:, :-1], reduction="none")
+        terms["loss/done"] = (bce * step).sum() / n_steps
+        scales["loss/reward"], scales["loss/done"] = c.reward_scale, c.done_scale
+        if detach:
+            dyn = gaussian_kl(post_mean.detach(), post_std.detach(), prior_mean, prior_std)
+            terms["loss/kl"] = dyn.clamp_min(c.free_bits).mean()
+            unit = torch.ones_like(post_std)
+            vae = gaussian_kl(post_mean, post_std, torch.zeros_like(post_mean), unit)
+            terms["loss/vae_kl"] = vae.clamp_min(c.free_bits).mean()
+            scales["loss/vae_kl"] = c.vae_kl_scale
+        else:
+            dyn = gaussian_kl(post_mean.detach(), post_std.detach(), prior_mean, prior_std)
+            rep = gaussian_kl(post_mean, post_std, prior_mean.detach(), prior_std.detach())
+            terms["loss/kl"] = (
+                c.kl_balance * dyn.clamp_min(c.free_bits)
+                + (1.0 - c.kl_balance) * rep.clamp_min(c.free_bits)
+            ).mean()
+        scales["loss/kl"] = c.kl_scale
+        if c.rollout_horizon > 0 and t > 1:
+            terms["loss/rollout"] = self._overshooting(
+                batch, obs_norm, hseq, zseq, act, post_mean, post_std
+            )
+            scales["loss/rollout"] = c.rollout_scale
+        if self.target_encoder is not None:
+            with torch.no_grad():
+                rows = obs_norm.reshape(b * t, *self.obs_shape)
+                target = self.target_encoder(rows if self.image else rows.flatten(1))
+            target = target.view(b, t, -1)
+            feat = zseq if detach else torch.cat([hseq, zseq], -1)
+            terms["loss/target"] = (self.target_head(feat) - target).pow(2).mean()
+            scales["loss/target"] = c.target_scale
+        return terms, scales
+
+    def _overshooting(
+        self,
+        batch: SequenceBatch,
+        obs_norm: Tensor,
+        hseq: Tensor,
+        zseq: Tensor,
+        act: Tensor,
+        post_mean: Tensor,
+        post_std: Tensor,
+    ) -> Tensor:
+        """Open-loop loss: from every posterior state, dream up to ``rollout_horizon`` steps.
+
+        Without ``detach_posterior`` the dreams are decoded and compared with the real
+        observations; with it, the dreamed priors match the detached posteriors (KL),
+        so that only the transition model learns from it.
+        """
+        b, t = batch.reward.shape
+        c = self.config
+        k_max = min(c.rollout_horizon, t - 1)
+        # Dream from every ``rollout_stride``-th row (random phase): the cost of the
+        # dreams stays near that of the filtering pass while every row gets its turn.
+        phase = int(torch.randint(0, c.rollout_stride, ()).item()) if c.rollout_stride > 1 else 0
+        starts = torch.arange(min(phase, t - 2), t - 1, c.rollout_stride, device=self.device)
+        n = starts.numel()
+        pad = k_max
+        act_pad = F.pad(act, (0, 0, 0, pad))
+        # Row t has a target t + 1 inside the window only for t < T - 1.
+        valid_pad = F.pad(batch.valid[:, :-1], (0, pad + 1)).float()
+        obs_pad = F.pad(obs_norm.reshape(b, t, -1), (0, 0, 0, pad))
+        mean_pad = F.pad(post_mean.detach(), (0, 0, 0, pad))
+        std_pad = F.pad(post_std.detach(), (0, 0, 0, pad), value=1.0)
+        h = hseq[:, starts].reshape(b * n, -1)
+        z = zseq[:, starts].reshape(b * n, -1)
+        if c.detach_posterior:
+            z = z.detach()
+        alive = torch.ones(b, n, device=self.device)
+        total = torch.zeros((), device=self.device)
+        count = torch.zeros((), device=self.device)
+        for k in range(1, k_max + 1):
+            alive = alive * valid_pad[:, starts + k - 1]
+            h = self._transition(h, z, act_pad[:, starts + k - 1].reshape(b * n, -1))
+            mean, std = self._prior(h)
+            z = mean
+            if c.detach_posterior:
+                target_mean = mean_pad[:, starts + k].reshape(b * n, -1)
+                target_std = std_pad[:, starts + k].reshape(b * n, -1)
+                err = gaussian_kl(target_mean, target_std, mean, std).view(b, n)
+            else:
+                pred = self._decode(h, z).view(b, n, -1)
+                err = (pred - obs_pad[:, starts + k]).pow(2).sum(-1)
+            total = total + (err * alive).sum()
+            count = count + alive.sum()
+        return total / count.clamp_min(1.0)

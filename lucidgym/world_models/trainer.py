@@ -1,0 +1,252 @@
+"""Train any world-model backend on a :class:`SequenceReplayBuffer`.
+
+The trainer holds out whole episodes for evaluation, keeps the weights with the best
+eval loss, stops early when the eval loss stops improving, logs every loss term to
+TensorBoard (``loss/<term>``, ``eval/loss``, ``charts/sps``) and shows a progress bar.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from lucidgym.world_models.base import SequenceBatch
+from lucidgym.world_models.buffer import SequenceReplayBuffer
+
+
+@dataclass
+class TrainerConfig:
+    """Options of :class:`Trainer`."""
+
+    steps: int = 2000
+    """Gradient steps."""
+    batch_size: int = 32
+    """Sequences per batch (``B``)."""
+    seq_len: int = 16
+    """Rows per sequence (``T``)."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 0.0
+    """Adam weight decay."""
+    grad_clip: float | None = 10.0
+    """Clip the global gradient norm to this (``None``: no clipping)."""
+    eval_fraction: float = 0.1
+    """Share of episodes held out for the eval loss (0: no eval split)."""
+    eval_interval: int = 200
+    """Steps between evaluations (also the logging period of the progress bar)."""
+    eval_batches: int = 8
+    """Batches (fixed across evaluations) the eval loss is averaged over."""
+    patience: int | None = None
+    """Stop after this many evaluations without improvement (``None``: never)."""
+    keep_best: bool = True
+    """Restore the weights with the lowest eval loss at the end."""
+    normalization_samples: int = 256
+    """Sequences the model's input normalization is fitted on before training."""
+    device: str = "cpu"
+    """``"cpu"`` or ``"cuda"``."""
+    threads: int | None = None
+    """``torch.set_num_threads`` during training (``None``: leave it as it is)."""
+    log_dir: str | None = None
+    """TensorBoard folder (``None``: no logs)."""
+    progress: bool = True
+    """Show a rich progress bar."""
+    seed: int = 0
+    """Seeds the eval split, batch sampling and torch."""
+
+
+@dataclass
+class TrainingHistory:
+    """What happened during :meth:`Trainer.fit`."""
+
+    steps: list[int] = field(default_factory=list)
+    """Steps at which ``train`` was recorded."""
+    train: list[dict[str, float]] = field(default_factory=list)
+    """Mean loss terms over each logging period."""
+    eval_steps: list[int] = field(default_factory=list)
+    """Steps at which the eval loss was measured."""
+    eval_loss: list[float] = field(default_factory=list)
+    """Eval loss at each of ``eval_steps``."""
+    best_step: int | None = None
+    """Step of the kept weights (``None`` without an eval split)."""
+    best_eval_loss: float | None = None
+    """Eval loss of the kept weights."""
+    stopped_early: bool = False
+    """Whether early stopping ended training."""
+    steps_done: int = 0
+    """Gradient steps taken."""
+    wall_s: float = 0.0
+    """Wall-clock seconds of training."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``device`` as a torch device; ``"cuda"`` without a GPU raises ``ValueError``."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    return torch.device(device)
+
+
+class Trainer:
+    """Fits a world model's ``loss`` on sequences from a buffer.
+
+    Args:
+        model: a backend (an ``nn.Module`` with ``loss(batch)`` and, optionally,
+            ``fit_normalization(batch)``).
+        config: the options.
+    """
+
+    def __init__(self, model: torch.nn.Module, config: TrainerConfig | None = None) -> None:
+        self.config = config or TrainerConfig()
+        c = self.config
+        if c.steps < 0 or c.batch_size < 1 or c.seq_len < 1 or c.eval_interval < 1:
+            raise ValueError(
+                "TrainerConfig: steps must be >= 0 and batch_size, seq_len, eval_interval >= 1"
+            )
+        if not 0.0 <= c.eval_fraction < 1.0:
+            raise ValueError(
+                f"TrainerConfig: eval_fraction must be in [0, 1), got {c.eval_fraction}"
+            )
+        self.device = resolve_device(c.device)
+        # Any: backends are nn.Modules whose loss and fit_normalization torch cannot type.
+        self.model: Any = model.to(self.device)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+
+    def _eval_loss(self, batches: list[SequenceBatch]) -> float:
+        self.model.eval()
+        with torch.no_grad():
+            total = sum(float(self.model.loss(b.to(self.device))[0]) for b in batches)
+        self.model.train()
+        return total / len(batches)
+
+    def fit(self, buffer: SequenceReplayBuffer) -> TrainingHistory:
+        """Train on ``buffer`` for ``config.steps`` steps (fewer if stopped early)."""
+        c = self.config
+        previous_threads = torch.get_num_threads()
+        if c.threads is not None:
+            torch.set_num_threads(c.threads)
+        try:
+            return self._fit(buffer)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _fit(self, buffer: SequenceReplayBuffer) -> TrainingHistory:
+        c = self.config
+        torch.manual_seed(c.seed)
+        history = TrainingHistory()
+        train_buf, eval_buf = buffer, None
+        if c.eval_fraction > 0 and len(buffer.episodes()) >= 2:
+            train_buf, eval_buf = buffer.split(c.eval_fraction, seed=c.seed)
+        rng = np.random.default_rng(c.seed)
+        if hasattr(self.model, "fit_normalization"):
+            seq = min(c.seq_len, len(train_buf))
+            self.model.fit_normalization(train_buf.sample(c.normalization_samples, seq, rng))
+        eval_batches: list[SequenceBatch] = []
+        if eval_buf is not None:
+            eval_rng = np.random.default_rng(c.seed + 1)
+            seq = min(c.seq_len, len(eval_buf))
+            eval_batches = [
+                eval_buf.sample(c.batch_size, seq, eval_rng) for _ in range(c.eval_batches)
+            ]
+        writer = _summary_writer(c.log_dir)
+        best_state: dict[str, torch.Tensor] | None = None
+        best = math.inf
+        evals_without_improvement = 0
+        sums: dict[str, float] = {}
+        period_start, period_steps = time.perf_counter(), 0
+        start = time.perf_counter()
+        progress, task = _progress_bar(c.progress, c.steps)
+        self.model.train()
+        try:
+            for step in range(1, c.steps + 1):
+                batch = train_buf.sample(c.batch_size, c.seq_len, rng).to(self.device)
+                total, terms = self.model.loss(batch)
+                if not torch.isfinite(total):
+                    raise FloatingPointError(
+                        f"world-model loss became {float(total)} at step {step}"
+                    )
+                self.optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                if c.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+                self.optimizer.step()
+                terms = {"loss/total": float(total.detach()), **terms}
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                period_steps += 1
+                history.steps_done = step
+                if step % c.eval_interval != 0 and step != c.steps:
+                    if progress is not None:
+                        progress.advance(task)
+                    continue
+                means = {k: v / period_steps for k, v in sums.items()}
+                # Sequence rows trained on per second (the model's "steps" per second).
+                sps = period_steps * c.batch_size * c.seq_len / (time.perf_counter() - period_start)
+                history.steps.append(step)
+                history.train.append(means)
+                if writer is not None:
+                    for k, v in means.items():
+                        writer.add_scalar(k, v, step)
+                    writer.add_scalar("charts/sps", sps, step)
+                sums, period_steps, period_start = {}, 0, time.perf_counter()
+                status = f"loss {means['loss/total']:.4f}"
+                if eval_batches:
+                    loss = self._eval_loss(eval_batches)
+                    history.eval_steps.append(step)
+                    history.eval_loss.append(loss)
+                    if writer is not None:
+                        writer.add_scalar("eval/loss", loss, step)
+                    status += f" eval {loss:.4f}"
+                    if loss < best:
+                        best, evals_without_improvement = loss, 0
+                        history.best_step, history.best_eval_loss = step, loss
+                        if c.keep_best:
+                            best_state = copy.deepcopy(self.model.state_dict())
+                    else:
+                        evals_without_improvement += 1
+                if progress is not None:
+                    progress.update(task, advance=1, description=status)
+                if c.patience is not None and evals_without_improvement >= c.patience:
+                    history.stopped_early = True
+                    break
+        finally:
+            if progress is not None:
+                progress.stop()
+            if writer is not None:
+                writer.close()
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.model.eval()
+        history.wall_s = time.perf_counter() - start
+        return history
+
+
+def _summary_writer(log_dir: str | None) -> Any:
+    if log_dir is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=log_dir)
+
+
+def _progress_bar(enabled: bool, total: int) -> tuple[Any, Any]:
+    if not enabled:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    )
+    task = progress.add_task("training", total=total)
+    progress.start()
+    return progress, task

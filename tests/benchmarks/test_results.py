@@ -1,0 +1,106 @@
+import json
+import os
+
+import pytest
+
+from lucidgym.benchmarks import results as results_module
+from lucidgym.benchmarks.results import BenchResults, RunRecord, WorldModelRecord, machine_info
+from lucidgym.benchmarks.runner import RunSpec, run_suite
+from lucidgym.benchmarks.suites import Suite
+
+from .conftest import make_toy_agent
+
+RUN_KEYS = {"env", "agent", "model", "seed", "episode_returns", "env_steps", "wall_s"}
+SUMMARY_KEYS = {
+    "env", "agent", "model", "mean_return", "ci95", "improvement_vs_reactive_pct",
+    "improvement_ci95",
+}  # fmt: skip
+WORLD_MODEL_KEYS = {"env", "model", "horizon", "nmae", "persistence_nmae", "oracle_nmae"}
+
+
+def _run(agent: str, seed: int, returns: list[float], success: float | None = None) -> RunRecord:
+    return RunRecord("Tutoring-v0", agent, "none", seed, returns, 0, 0.1, success)
+
+
+def _results() -> BenchResults:
+    res = BenchResults("quick", machine_info(["lucidgym", "bench"]))
+    res.runs += [_run("reactive", s, [1.0, 1.0]) for s in range(3)]
+    res.runs += [_run("mcts", s, [1.5, 1.5], success=0.5) for s in range(3)]
+    res.runs.append(RunRecord("CartPole-v1", "random", "none", 0, [20.0, 22.0], 0, 0.2))
+    res.world_models.append(WorldModelRecord("Tutoring-v0", "mlp", 10, 0.1, 0.2, 0.05))
+    return res
+
+
+def test_results_json_has_the_design_schema(tmp_path):
+    _results().write(tmp_path)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert set(doc) == {"suite", "lucidgym_version", "machine", "runs", "summary", "world_models"}
+    assert doc["suite"] == "quick"
+    machine = doc["machine"]
+    for key in ("cpu", "cores", "torch", "gymnasium", "lucidgym", "python", "command"):
+        assert key in machine
+    assert machine["command"] == ["lucidgym", "bench"]
+    for run in doc["runs"]:
+        assert RUN_KEYS <= set(run) <= RUN_KEYS | {"success_rate"}
+    assert "success_rate" in doc["runs"][3] and "success_rate" not in doc["runs"][0]
+    by_agent = {(row["env"], row["agent"]): row for row in doc["summary"]}
+    for row in doc["summary"]:
+        assert SUMMARY_KEYS <= set(row)
+    mcts = by_agent[("Tutoring-v0", "mcts")]
+    assert mcts["mean_return"] == pytest.approx(1.5)
+    assert mcts["ci95"] == pytest.approx([1.5, 1.5])
+    assert mcts["improvement_vs_reactive_pct"] == pytest.approx(50.0)
+    assert mcts["improvement_ci95"] == pytest.approx([50.0, 50.0])
+    assert mcts["success_rate"] == pytest.approx(0.5)
+    assert by_agent[("Tutoring-v0", "reactive")]["improvement_vs_reactive_pct"] is None
+    cartpole = by_agent[("CartPole-v1", "random")]
+    assert cartpole["improvement_vs_reactive_pct"] is None and cartpole["improvement_ci95"] is None
+    assert [set(row) for row in doc["world_models"]] == [WORLD_MODEL_KEYS]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| Tutoring-v0 | mcts | none | 3 | 1.5 | [1.5, 1.5] |" in summary
+    assert "+50.0%" in summary
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    res = _results()
+    res.write(tmp_path)
+    before = (tmp_path / "results.json").read_text()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    res.runs.append(_run("greedy", 0, [3.0]))
+    monkeypatch.setattr(results_module.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        res.write(tmp_path)
+    assert (tmp_path / "results.json").read_text() == before
+    assert sorted(os.listdir(tmp_path)) == ["learning_curves.json", "results.json", "summary.md"]
+
+
+class _Interrupt:
+    """An agent maker whose third agent is interrupted (Ctrl-C) mid-episode."""
+
+    def __init__(self) -> None:
+        self.built = 0
+
+    def __call__(self, name, env, **config):
+        self.built += 1
+        agent = make_toy_agent(name, env, **config)
+        if self.built == 3:
+
+            def interrupted(obs):
+                raise KeyboardInterrupt
+
+            agent.act = interrupted
+        return agent
+
+
+def test_an_interrupted_suite_leaves_valid_json_with_the_finished_runs(tmp_path):
+    runs = [RunSpec("PatternEcho-v0", "echo", seed=s, episodes=2) for s in range(5)]
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(Suite("tiny", runs), tmp_path, progress=False, make_agent=_Interrupt())
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [run["seed"] for run in doc["runs"]] == [0, 1]
+    assert doc["runs"][0]["episode_returns"] == [32.0, 32.0]
+    assert doc["summary"][0]["mean_return"] == 32.0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -1,0 +1,317 @@
+"""World-model backends: registry, shapes, checks, and learning on a known system."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from lucidgym.batch import batch_take
+from lucidgym.world_models import (
+    WORLD_MODELS,
+    SequenceBatch,
+    WorldModel,
+    config_from_dict,
+    config_to_dict,
+    make_world_model,
+)
+
+
+@pytest.fixture(autouse=True)
+def single_thread() -> Any:
+    # Small recurrent batches run several times faster on one thread than on two.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+OBS_SPACE = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+DISCRETE = gym.spaces.Discrete(3)
+BOX = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+# Small sizes so that every learning test takes a few seconds on one core.
+SMALL: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden_size": 64},
+    "lstm": {"hidden_size": 64},
+    "transformer": {"d_model": 32, "num_heads": 2, "window": 8},
+    "ensemble": {"num_members": 3, "hidden_size": 64},
+    "rssm": {
+        "deter_size": 64,
+        "stoch_size": 16,
+        "embed_size": 32,
+        "hidden_size": 64,
+        "encoder_hidden": 64,
+        "decoder_hidden": 64,
+    },
+}
+
+
+def linear_system_data(
+    n_seq: int, *, seed: int, ep_len: int = 12, eps_per_seq: int = 2, box: bool = False
+) -> SequenceBatch:
+    """Sequences of a damped rotating linear system driven by random actions.
+
+    ``x' = A x + B u``: two damped rotations (so "nothing changes" is a poor guess),
+    reward ``-x_0^2 + 0.5 [a = 1]``. Each sequence holds ``eps_per_seq`` episodes of
+    ``ep_len`` steps in the row convention (last obs of an episode: ``valid=False``).
+    """
+    rng = np.random.default_rng(seed)
+    th = 0.35
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    a_mat = np.zeros((4, 4))
+    a_mat[:2, :2], a_mat[2:, 2:] = 0.97 * rot, 0.9 * rot.T
+    b_mat = np.array([[0.5, -0.5, 0.0], [0.0, 0.3, -0.3], [0.2, 0.0, 0.4], [0.0, 0.3, 0.0]])
+    rows = ep_len + 1
+    t = rows * eps_per_seq
+    obs = np.zeros((n_seq, t, 4), np.float32)
+    act = np.zeros((n_seq, t, 2), np.float32) if box else np.zeros((n_seq, t), np.int64)
+    rew = np.zeros((n_seq, t), np.float32)
+    is_first = np.zeros((n_seq, t), bool)
+    valid = np.zeros((n_seq, t), bool)
+    for e in range(eps_per_seq):
+        x = rng.normal(0, 1, (n_seq, 4))
+        for k in range(rows):
+            i = e * rows + k
+            obs[:, i], is_first[:, i] = x, k == 0
+            if k == ep_len:
+                break
+            valid[:, i] = True
+            if box:
+                u = rng.uniform(-1, 1, (n_seq, 2))
+                act[:, i] = u
+                rew[:, i] = -(x[:, 0] ** 2) + 0.5 * u[:, 0]
+                x = x @ a_mat.T + u @ b_mat[:, :2].T
+            else:
+                a = rng.integers(0, 3, n_seq)
+                act[:, i] = a
+                rew[:, i] = -(x[:, 0] ** 2) + 0.5 * (a == 1)
+                x = x @ a_mat.T + b_mat[:, a].T
+    return SequenceBatch(
+        torch.tensor(obs),
+        torch.tensor(act),
+        torch.tensor(rew),
+        torch.zeros(n_seq, t),
+        torch.tensor(is_first),
+        torch.tensor(valid),
+    )
+
+
+def train(model: Any, data: SequenceBatch, steps: int, lr: float = 3e-3, batch: int = 16) -> None:
+    """A few Adam steps on minibatches of sequences."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        idx = torch.randint(0, data.obs.shape[0], (batch,), generator=gen)
+        loss, _ = model.loss(SequenceBatch(*(f[idx] for f in data)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def open_loop_error(model: Any, data: SequenceBatch, horizon: int) -> tuple[float, float]:
+    """Mean absolute error of the open-loop dream at ``horizon``, and of persistence."""
+    model.eval()
+    with torch.no_grad():
+        state, _ = model.observe(model.initial_state(data.obs.shape[0]), None, data.obs[:, 0])
+        dream = model.rollout(state, data.action[:, :horizon])
+        err = (dream.obs[:, horizon - 1] - data.obs[:, horizon]).abs().mean().item()
+        persistence = (data.obs[:, 0] - data.obs[:, horizon]).abs().mean().item()
+    return err, persistence
+
+
+def learning_check(name: str, steps: int, ratio: float) -> None:
+    """Loss falls by half and the dream beats persistence by ``ratio`` at horizon 8."""
+    torch.manual_seed(0)
+    data, held_out = linear_system_data(128, seed=0), linear_system_data(64, seed=1)
+    model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
+    model.fit_normalization(data)
+    model.eval()
+    with torch.no_grad():
+        before = model.loss(held_out)[1]
+    model.train()
+    train(model, data, steps)
+    model.eval()
+    with torch.no_grad():
+        after = model.loss(held_out)[1]
+    assert after["loss/recon"] < 0.5 * before["loss/recon"], (before, after)
+    assert after["loss/reward"] < 0.5 * before["loss/reward"], (before, after)
+    err, persistence = open_loop_error(model, held_out, 8)
+    assert err < ratio * persistence, (err, persistence)
+
+
+@pytest.mark.parametrize("name", ["mlp", "lstm", "transformer", "ensemble"])
+def test_backend_learns_and_beats_persistence(name: str) -> None:
+    learning_check(name, steps=120, ratio=0.25)
+
+
+def test_registry_errors_and_config_round_trip() -> None:
+    with pytest.raises(ValueError, match="valid names.*'ensemble'.*'rssm'"):
+        make_world_model("nope", OBS_SPACE, DISCRETE)
+    with pytest.raises(ValueError, match="'bogus'"):
+        make_world_model("mlp", OBS_SPACE, DISCRETE, bogus=1)
+    with pytest.raises(ValueError, match="preset"):
+        make_world_model("rssm", OBS_SPACE, DISCRETE, preset="huge")
+    with pytest.raises(ValueError, match="Box observation"):
+        make_world_model("mlp", gym.spaces.Discrete(4), DISCRETE)
+    with pytest.raises(ValueError, match="action spaces"):
+        make_world_model("mlp", OBS_SPACE, gym.spaces.MultiBinary(3))
+    for name in WORLD_MODELS:
+        model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
+        data = json.loads(json.dumps(config_to_dict(model.config)))
+        again = make_world_model(name, OBS_SPACE, DISCRETE, **data)
+        assert again.config == model.config == config_from_dict(name, data)
+        again.load_state_dict(model.state_dict())
+        assert model.name == name and isinstance(model, WorldModel)
+
+
+@pytest.mark.parametrize("name", sorted(WORLD_MODELS))
+@pytest.mark.parametrize("action_space", [DISCRETE, BOX], ids=["discrete", "box"])
+def test_shapes_take_and_rollout_equals_imagine(name: str, action_space: Any) -> None:
+    torch.manual_seed(0)
+    model = make_world_model(name, OBS_SPACE, action_space, **SMALL[name]).eval()
+    b, h = 6, 5
+    box = isinstance(action_space, gym.spaces.Box)
+    data = linear_system_data(b, seed=2, box=box)
+    model.fit_normalization(data)
+    with torch.no_grad():
+        state, first = model.observe(model.initial_state(b), None, data.obs[:, 0])
+        state, pred = model.observe(state, data.action[:, 0], data.obs[:, 1])
+        assert pred.obs.shape == (b, 4) and first.obs.shape == (b, 4)
+        assert pred.reward.shape == pred.done.shape == (b,)
+        assert bool(((pred.done >= 0) & (pred.done <= 1)).all())
+        actions = data.action[:, 1 : 1 + h]
+        dream = model.rollout(state, actions)
+        assert dream.obs.shape == (b, h, 4)
+        assert dream.reward.shape == dream.done.shape == (b, h)
+        if dream.uncertainty is not None:
+            assert dream.uncertainty.shape == (b, h)
+        stepped = state
+        for i in range(h):
+            stepped, step = model.imagine(stepped, actions[:, i])
+            torch.testing.assert_close(step.obs, dream.obs[:, i])
+            torch.testing.assert_close(step.reward, dream.reward[:, i])
+        for a, c in zip(stepped, dream.state, strict=True):
+            torch.testing.assert_close(a, c)
+        # Planners fan states out with batch_take, by numpy or tensor index.
+        for index in (np.array([2, 2, 0]), torch.tensor([2, 2, 0])):
+            taken = batch_take(state, index)
+            assert type(taken) is type(state) and taken[0].shape[0] == 3
+            again = model.rollout(taken, actions[index])
+            torch.testing.assert_close(again.obs, dream.obs[[2, 2, 0]])
+        many = model.rollout(batch_take(state, np.zeros(300, int)), actions[[0] * 300])
+        assert many.obs.shape == (300, h, 4)
+
+
+@pytest.mark.parametrize("name", sorted(WORLD_MODELS))
+def test_bad_inputs_raise_clear_errors(name: str) -> None:
+    model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
+    state = model.initial_state(2)
+    with pytest.raises(ValueError, match=r"obs has shape \(2, 5\), expected"):
+        model.observe(state, None, torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="NaN"):
+        model.observe(state, None, torch.full((2, 4), float("nan")))
+    with pytest.raises(ValueError, match="batch"):
+        model.observe(state, None, torch.zeros(3, 4))
+    with pytest.raises(ValueError, match=r"action has shape \(3,\)"):
+        model.imagine(state, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="discrete actions must lie"):
+        model.imagine(state, torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="state must be"):
+        model.imagine((torch.zeros(2, 4),), torch.tensor([0, 1]))
+    wrong = state._replace(**{state._fields[-1]: torch.zeros(2, 99)})
+    with pytest.raises(ValueError, match=rf"state.{state._fields[-1]} has shape \(2, 99\)"):
+        model.rollout(wrong, torch.zeros(2, 3, dtype=torch.long))
+    data = linear_system_data(2, seed=0)
+    with pytest.raises(ValueError, match="NaN"):
+        model.loss(data._replace(obs=data.obs.clone().fill_(float("nan"))))
+    with pytest.raises(ValueError, match="batch.obs has shape"):
+        model.loss(data._replace(obs=data.obs[..., :3]))
+    boxed = make_world_model(name, OBS_SPACE, BOX, **SMALL[name])
+    with pytest.raises(ValueError, match="action contains NaN"):
+        boxed.imagine(boxed.initial_state(1), torch.full((1, 2), float("nan")))
+
+
+@pytest.mark.parametrize("name", ["lstm", "transformer"])
+def test_memory_resets_at_episode_start(name: str) -> None:
+    # Rows of the first episode are masked out; only the second episode is scored,
+    # so the loss must not depend on what the first episode held.
+    torch.manual_seed(0)
+    model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name]).eval()
+    data = linear_system_data(4, seed=3)
+    first_ep = torch.arange(data.obs.shape[1]) < 13
+    data = data._replace(valid=data.valid & ~first_ep)
+    other = data._replace(obs=torch.where(first_ep[None, :, None], data.obs + 3.0, data.obs))
+    with torch.no_grad():
+        assert model.loss(data)[1] == pytest.approx(model.loss(other)[1], rel=1e-5)
+        # Without the reset the scored rows would see the changed episode.
+        leak = other._replace(is_first=torch.zeros_like(data.is_first))
+        assert model.loss(leak)[1]["loss/recon"] != pytest.approx(model.loss(data)[1]["loss/recon"])
+
+
+def test_normalization_is_fitted_and_saved() -> None:
+    model = make_world_model("mlp", OBS_SPACE, DISCRETE)
+    data = linear_system_data(32, seed=0)
+    model.fit_normalization(data)
+    state = model.state_dict()
+    torch.testing.assert_close(state["norm.obs_loc"], data.obs.reshape(-1, 4).mean(0))
+    assert float(state["norm.reward_scale"]) > 0.1
+    bounded = make_world_model("mlp", gym.spaces.Box(0.0, 2.0, (3,), np.float32), DISCRETE)
+    torch.testing.assert_close(bounded.norm.obs_loc, torch.ones(3))
+
+
+def test_ensemble_disagreement_grows_off_distribution_and_modes() -> None:
+    torch.manual_seed(0)
+    data = linear_system_data(128, seed=0)
+    model = make_world_model("ensemble", OBS_SPACE, DISCRETE, **SMALL["ensemble"])
+    model.fit_normalization(data)
+    train(model, data, 80)
+    model.eval()
+    with torch.no_grad():
+        near = model.observe(model.initial_state(64), None, data.obs[:64, 0])[0]
+        far = model.observe(model.initial_state(64), None, data.obs[:64, 0] + 25.0)[0]
+        actions = data.action[:64, :3]
+        u_near = model.rollout(near, actions).uncertainty
+        u_far = model.rollout(far, actions).uncertainty
+        assert u_near is not None and u_far is not None
+        assert u_far.mean() > 3 * u_near.mean()
+        model.config.imagine_mode = "random"
+        one, two = model.rollout(far, actions).obs, model.rollout(far, actions).obs
+        assert not torch.allclose(one, two)
+
+
+@pytest.mark.parametrize("name", ["mlp", "lstm", "transformer", "ensemble"])
+def test_image_observations_are_flattened_by_flat_backends(name: str) -> None:
+    space = gym.spaces.Box(0, 255, (1, 8, 8), np.uint8)
+    model = make_world_model(name, space, DISCRETE, **SMALL[name])
+    frames = torch.zeros(2, 1, 8, 8, dtype=torch.uint8)
+    with torch.no_grad():
+        state, _ = model.observe(model.initial_state(2), None, frames)
+        dream = model.rollout(state, torch.zeros(2, 3, dtype=torch.long))
+    assert dream.obs.shape == (2, 3, 1, 8, 8)
+    assert float(dream.obs.min()) >= 0.0 and float(dream.obs.max()) <= 255.0
+
+
+def test_transformer_cached_steps_equal_the_training_pass() -> None:
+    torch.manual_seed(0)
+    model = make_world_model("transformer", OBS_SPACE, DISCRETE, **SMALL["transformer"]).eval()
+    data = linear_system_data(3, seed=4, ep_len=14, eps_per_seq=1)
+    model.fit_normalization(data)
+    t = data.obs.shape[1]
+    with torch.no_grad():
+        tokens = torch.cat(
+            [model.norm.obs(data.obs).reshape(3, t, -1), model.actions.encode(data.action)], -1
+        )
+        age = torch.arange(t)[:, None] - torch.arange(t)[None, :]
+        allowed = ((age >= 0) & (age < model.config.window)).expand(3, t, t)
+        full = (
+            data.obs[:, :-1] + model._encode(tokens, allowed)[:, :-1, :4] * model.norm.delta_scale
+        )
+        state, _ = model.observe(model.initial_state(3), None, data.obs[:, 0])
+        for i in range(t - 1):
+            state, pred = model.observe(state, data.action[:, i], data.obs[:, i + 1])
+            torch.testing.assert_close(pred.obs, full[:, i], atol=1e-5, rtol=1e-5)
