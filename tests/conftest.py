@@ -6,4 +6,5 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+# Two test workers share two cores: one torch thread each avoids oversubscription.
+torch.set_num_threads(1)

@@ -88,7 +88,12 @@ def add_bench_parser(sub: Any) -> None:
     p.add_argument("--out", default=None, help="output folder (default runs/bench-<time>)")
     p.add_argument("--force", action="store_true", help="overwrite an --out holding results")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default 1, at most the machine's cores)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_bench)
 
@@ -264,8 +269,10 @@ def _actor(env: Any, agent_name: str | None, seed: int) -> Any:
 
     make_agent, names = resolve_agent_maker()
     check_agents([agent_name], names)
+    from lucidgym.benchmarks.runner import derived_seed
+
     agent = make_agent(agent_name, env)
-    agent.reset(seed=seed)
+    agent.reset(seed=derived_seed(seed))
     return agent.act
 
 

@@ -94,9 +94,7 @@ def plot_learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Pa
             end = max(max(run["env_steps"]) for run in runs)
             grid = np.linspace(0, end, 50)
             # Each seed's curve is interpolated onto one grid of steps, then averaged.
-            stacked = np.stack([
-                np.interp(grid, run["env_steps"], run["episode_return"]) for run in runs
-            ])  # fmt: skip
+            stacked = np.stack([_interp(grid, run) for run in runs])
             mean = stacked.mean(axis=0)
             ax.plot(grid, mean, label=f"{name} ({len(runs)} seeds)")
             if len(runs) > 1:
@@ -108,6 +106,16 @@ def plot_learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Pa
         fig.tight_layout()
         paths.append(_save(fig, out_dir / f"learning_{_slug(env)}.png", plt))
     return paths
+
+
+def _interp(grid: np.ndarray, run: dict[str, Any]) -> np.ndarray:
+    """A seed's training returns on ``grid``; points with a missing value are skipped."""
+    pairs = [(x, y) for x, y in zip(run["env_steps"], run["episode_return"], strict=False)
+             if x is not None and y is not None]  # fmt: skip
+    if not pairs:
+        return np.full(grid.shape, np.nan)
+    xs, ys = zip(*pairs, strict=True)
+    return np.interp(grid, xs, ys)
 
 
 def plot_world_models(rows: list[dict[str, Any]], out_dir: Path) -> Path | None:

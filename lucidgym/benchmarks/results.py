@@ -149,9 +149,21 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by ``None`` (JSON has neither)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    _write_atomic(Path(path), json.dumps(payload, indent=2, allow_nan=False) + "\n")
+    """Write ``payload`` as JSON (NaN as ``null``) through a temporary file and ``os.replace``."""
+    text = json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n"
+    _write_atomic(Path(path), text)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -159,7 +159,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _derived_seed(seed: int) -> int:
+def derived_seed(seed: int) -> int:
+    """A seed for an agent acting in an episode reset with ``seed`` (never equal to it)."""
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
 
 
@@ -205,7 +206,7 @@ def evaluate(
         obs, info = env.reset(seed=seeds[episode], options=options or None)
         # The agent's seed is derived, never equal to the env's: an agent drawing from a
         # generator seeded like the env's would replay the env's own draws.
-        agent.reset(seed=_derived_seed(seeds[episode]))
+        agent.reset(seed=derived_seed(seeds[episode]))
         total, episode_success, done = 0.0, False, False
         while not done:
             action = agent.act(obs)
@@ -279,7 +280,8 @@ def run_suite(
         suite: a :class:`~lucidgym.benchmarks.suites.Suite`.
         out_dir: folder of ``results.json``, ``summary.md`` and ``learning_curves.json``.
         device: ``"cpu"`` or ``"cuda"`` for the agents' and models' networks.
-        threads: ``torch.set_num_threads`` (default: the machine's cores).
+        threads: ``torch.set_num_threads`` (default 1: the suites' networks are small,
+            and one thread runs them faster than several that contend for busy cores).
         argv: the command line to record (default ``sys.argv``).
         progress: show a progress display of what runs and how long is left.
         make_agent: the agent factory (default :func:`lucidgym.agents.registry.make_agent`).
@@ -291,7 +293,7 @@ def run_suite(
 
     from lucidgym.benchmarks.throughput import check_throughput, run_throughput
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(min(threads or 1, os.cpu_count() or 1))
     if make_agent is None and suite.runs:
         make_agent, available = resolve_agent_maker()
         check_agents([spec.agent for spec in suite.runs], available)

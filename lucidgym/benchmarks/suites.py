@@ -81,12 +81,12 @@ def quick_suite() -> Suite:
         "learning": {**QUICK_LEARNING, "train_steps": 150, "refit_steps": 50, "seq_len": 8},
     }
     runs += _cross(
-        "MovingDotDiscrete-v0", [("dream", "rssm")], 2, 2, 600,
-        agent_config={**pixel, "num_candidates": 64},
+        "MovingDotDiscrete-v0", [("dream", "rssm")], 2, 1, 400,
+        agent_config={**pixel, "num_candidates": 32},
     )  # fmt: skip
     runs += _cross(
-        "MovingDotDiscrete-v0", [("mcts", "rssm")], 2, 2, 600,
-        agent_config={**pixel, "num_simulations": 32},
+        "MovingDotDiscrete-v0", [("mcts", "rssm")], 2, 1, 400,
+        agent_config={**pixel, "num_simulations": 16},
     )  # fmt: skip
     for env in ("PatternEcho-v0", "SequenceNext-v0"):
         runs += _cross(env, [("random", "none"), ("baby", "none")], 3, 5, 3000)

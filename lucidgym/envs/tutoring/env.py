@@ -23,6 +23,10 @@ DEFAULT_HORIZON = 80
 """The registered session length (``max_episode_steps`` of ``Tutoring-v0``)."""
 
 
+_PLAIN_INTS = (int, np.int64)
+"""Action types that are valid strategies whenever they lie in ``[0, 8)``."""
+
+
 def _observation_space() -> gym.spaces.Box:
     return gym.spaces.Box(0.0, 1.0, shape=(OBS_DIM,), dtype=np.float32)
 
@@ -170,15 +174,19 @@ class TutoringEnv(gym.Env[np.ndarray, np.int64]):
         """Apply a strategy; see the class docstring for what comes back."""
         if self._state is None:
             raise RuntimeError(f"{self._name}: call reset() before step()")
-        act = check_action(self.action_space, action, self._name)
+        if type(action) in _PLAIN_INTS and 0 <= action < NUM_STRATEGIES:
+            # The common case skips the generic check (a sizeable share of a step).
+            act = np.array([action], dtype=np.int64)
+        else:
+            act = check_action(self.action_space, action, self._name).reshape(1)
         self._state, reward, terminated, batch_info = self.kernel.transition(
-            self._state, act.reshape(1), self.np_random
+            self._state, act, self.np_random
         )
         info = {key: value[0] for key, value in batch_info.items()}
         r = float(reward[0])
         self._return += r
         if self.render_mode is not None:
-            self._history.append((int(act), r))
+            self._history.append((int(act[0]), r))
             if self.render_mode == "human":
                 self.render()
         return self.kernel.observe(self._state)[0], r, bool(terminated[0]), False, info

@@ -38,6 +38,8 @@ The model (each part is documented in ``docs/tutoring.md`` and tested):
   nominal guess 0.2 and slip 0.1), updated from each observed answer and predicted
   forward with nominal learning and forgetting; affect and engagement come from noisy
   linear detectors (as sensor-free affect detectors are noisy, Baker et al., 2012).
+  These two live in :mod:`~lucidgym.envs.tutoring.tracing` and
+  :mod:`~lucidgym.envs.tutoring.detectors`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ from enum import IntEnum
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from lucidgym.envs.tutoring.detectors import detect
+from lucidgym.envs.tutoring.tracing import track
 
 
 class Strategy(IntEnum):
@@ -64,11 +69,7 @@ class Strategy(IntEnum):
 NUM_TOPICS = 4
 NUM_STRATEGIES = len(Strategy)
 # Plain ints: comparing arrays with IntEnum members is slow.
-_DIRECT, _EXPLORATORY, _REMEDIAL = (
-    int(Strategy.DIRECT),
-    int(Strategy.EXPLORATORY),
-    int(Strategy.REMEDIAL),
-)
+_EXPLORATORY, _REMEDIAL = int(Strategy.EXPLORATORY), int(Strategy.REMEDIAL)
 _ASSESSMENT, _MOTIVATIONAL = int(Strategy.ASSESSMENT), int(Strategy.MOTIVATIONAL)
 _METACOGNITIVE = int(Strategy.METACOGNITIVE)
 OBS_DIM = 20
@@ -99,32 +100,14 @@ TEACHES = EFFICACY > 0
 NOMINAL_GAIN = np.array([0.06, 0.07, 0.08, 0.06, 0.05, 0.01, 0.0, 0.0])
 """The tutor's assumed learn transition per strategy (its estimate's prediction step)."""
 DIFFICULTY = np.array([0.0, 0.1, 0.2, 0.3])
-NOMINAL_GUESS, NOMINAL_SLIP, NOMINAL_FORGET = 0.2, 0.1, 0.008
 PRIOR_ESTIMATE = np.array([0.3, 0.2, 0.15, 0.1])
 PRIOR_VARIANCE = 0.06
-
-# Linear affect and engagement detectors: features [E, C, F, B, G, EFF, ACC, STREAK,
-# MASTERY, CURIOSITY, ANXIETY] -> signals (observation dims 4-15), plus bias and noise.
-_DETECTOR = np.zeros((11, 12))
-_DETECTOR[:, 0] = [0.8, 0, 0, 0, -0.2, 0, 0, 0, 0, 0, 0]  # attention
-_DETECTOR[:, 1] = [0.6, 0, 0, -0.3, 0, 0, 0, 0, 0, 0.2, 0]  # participation
-_DETECTOR[:, 2] = [0.5, 0, 0, -0.4, -0.2, 0, 0, 0, 0, 0, 0]  # on-task ratio
-_DETECTOR[:, 3] = [-0.3, 0.4, 0, 0, 0.3, 0, 0, 0, -0.2, 0, 0]  # response latency
-_DETECTOR[:, 4] = [0, 0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0]  # accuracy (recent window)
-_DETECTOR[:, 5] = [0.3, -0.2, 0, 0, 0, 0, 0, 0, 0.5, 0, 0]  # depth
-_DETECTOR[:, 6] = [0.2, -0.3, 0, 0, -0.2, 0, 0, 0, 0.4, 0, 0]  # speed
-_DETECTOR[:, 7] = [0, 0, 0, 0, 0, 0, 0, 0.2, 0, 0, 0]  # streak (of 5)
-_DETECTOR[:, 8] = [0, 0.1, 0.8, 0, 0, 0, 0, 0, 0, 0, 0]  # frustration
-_DETECTOR[:, 9] = [0, 0, -0.3, 0, 0, 0, 0.4, 0, 0.3, 0, -0.2]  # confidence
-_DETECTOR[:, 10] = [0.3, 0, 0, -0.3, 0, 0, 0, 0, 0, 0.4, 0]  # curiosity
-_DETECTOR[:, 11] = [0, 0, 0, 0.8, 0.1, 0, 0, 0, 0, 0, 0]  # boredom
-_DETECTOR_BIAS = np.array([0.1, 0.15, 0.45, 0.45, 0, 0.1, 0.35, 0, 0.05, 0.3, 0.1, 0.05])
-_DETECTOR_NOISE = np.array([0.08, 0.1, 0.07, 0.08, 0, 0.08, 0.08, 0, 0.1, 0.08, 0.1, 0.1])
-_NOISE_HALF_WIDTH = _DETECTOR_NOISE * np.sqrt(3.0)  # uniform noise with these deviations
 
 POPULATIONS = ("novice", "average", "advanced", "anxious", "mixed")
 """Named student populations; ``mixed`` draws each student from the first four."""
 _MIX = np.array([0.3, 0.35, 0.2, 0.15])
+_MIX_CDF = _MIX.cumsum()
+_MIX_CDF /= _MIX_CDF[-1]
 # Trait means and spreads per population (rows: novice, average, advanced, anxious).
 _TRAIT_MEAN = np.array(
     [
@@ -191,13 +174,15 @@ class TutoringKernel:
     def initial(self, rng: np.random.Generator, n: int) -> StudentState:
         """``n`` fresh students from the kernel's population, at the start of a session."""
         if self.population == "mixed":
-            pop = rng.choice(4, size=n, p=_MIX)
+            # ``rng.choice(4, size=n, p=_MIX)`` draws exactly this (one uniform per student
+            # and a search of the normalized CDF) but first validates ``p`` at length.
+            pop = _MIX_CDF.searchsorted(rng.random(n), side="right")
         else:
             pop = np.full(n, POPULATIONS.index(self.population))
         z = rng.standard_normal((n, 8))
         traits = np.empty((n, 9))
-        traits[:, :8] = _TRAIT_MEAN[pop] + _TRAIT_SPREAD * _clip(z, -2.0, 2.0)
-        traits[:, :8] = _clip(traits[:, :8], 0.002, 0.95)
+        drawn = _TRAIT_MEAN[pop] + _TRAIT_SPREAD * _clip(z, -2.0, 2.0)
+        traits[:, :8] = _clip(drawn, 0.002, 0.95)
         traits[:, POP] = pop
         mastery = _clip(_PRIOR_MASTERY[pop] + rng.uniform(-0.05, 0.1, (n, NUM_TOPICS)), 0, 1)
         mind = np.zeros((n, 6))
@@ -208,112 +193,137 @@ class TutoringKernel:
         session = np.zeros((n, 9))
         session[:, LAST] = -1
         session[:, ACCURACY] = 0.5
-        state = StudentState(
+        signals = detect(
+            mind, session[:, ACCURACY], session[:, STREAK], mastery[:, 0],
+            traits[:, CURIOSITY], traits[:, ANXIETY], rng.random((n, 12)),
+        )  # fmt: skip
+        return StudentState(
             mastery,
-            np.tile(PRIOR_ESTIMATE, (n, 1)),
+            np.repeat(PRIOR_ESTIMATE[None], n, axis=0),
             np.full((n, NUM_TOPICS), PRIOR_VARIANCE),
             mind,
             traits,
             session,
-            np.zeros((n, 12)),
+            signals,
         )
-        return state._replace(signals=_detect(state, rng.random((n, 12))))
 
     def transition(
         self, state: StudentState, actions: np.ndarray, rng: np.random.Generator
     ) -> tuple[StudentState, np.ndarray, np.ndarray, dict[str, Any]]:
         """One tutoring step of every student; see the module docstring for the model."""
+        # With N = 1 (the single env) the cost is the number of NumPy calls, not their
+        # size: per-strategy and per-topic parameters come from one table lookup each,
+        # and (row, topic) entries are read with ``take`` on a flat index (``take`` is
+        # several times faster than fancy indexing).
         m, mind, tr, ses = state.mastery, state.mind, state.traits, state.session
         n = actions.shape[0]
         a = actions.astype(np.intp)
         u = rng.random((n, 6 + 12))
-        rows = np.arange(n)
         k = ses[:, TOPIC].astype(np.intp)
-        here = _ONE_HOT[k]
-        mk = m[rows, k]
+        at_k = _flat_index(k)
+        here = _ONE_HOT.take(k, axis=0)
+        mk = m.take(at_k)
+        difficulty, span, first = _BY_TOPIC.take(k, axis=1)
+        strategy = _BY_STRATEGY.take(a, axis=1)
+        demand, width, efficacy, remedy, misconception, hint_step = strategy[:6]
+        teach, nominal_gain, explore, motivate, meta, not_remedial = strategy[6:]
         eng, conf, frus, bore, fat, eff = mind.T
 
         # Learning: BKT's learn transition scaled by the strategy's fit to the zone.
-        zone = _clip((mk - DIFFICULTY[k]) / (1.0 - DIFFICULTY[k]), 0.0, 1.0)
-        fit = EFFICACY[a] * np.exp(-np.square((DEMAND[a] - zone) / WIDTH[a]))
+        zone = _clip((mk - difficulty) / span, 0.0, 1.0)
+        fit = efficacy * np.exp(-np.square((demand - zone) / width))
         err = ses[:, ERROR]
-        fit = fit * (1.0 - MISCONCEPTION[a] * err) + REMEDY[a] * err
-        run = np.where(a == ses[:, LAST], ses[:, RUN] + 1.0, 1.0)
-        prereq = np.where(k > 0, 0.2 + 0.8 * np.minimum(m[rows, k - 1] / 0.8, 1.0), 1.0)
+        fit = fit * (1.0 - misconception * err) + remedy * err
+        # Arithmetic instead of ``np.where`` (several times slower on one student); the
+        # results are the same because every term is finite and non-negative.
+        run = ses[:, RUN] * (a == ses[:, LAST]) + 1.0
+        # Topic 0 has no prerequisite: a mastery of at least 1 makes its factor exactly 1.
+        prereq_mastery = np.maximum(m.take(at_k - 1), first)
+        prereq = 0.2 + 0.8 * np.minimum(prereq_mastery / 0.8, 1.0)
         focus = _clip(0.35 + 0.65 * eng - 0.45 * frus - 0.35 * bore - 0.4 * fat, 0.05, 1.0)
         effect = fit * eff * prereq * focus / (1.0 + 0.3 * (run - 1.0))
         gain = tr[:, LEARN] * effect * (1.0 - mk) * (0.5 + u[:, 4])
-        practised = here * TEACHES[a][:, None]
+        practised = here * teach[:, None]
         forget = tr[:, FORGET, None] * m * (1.0 - 0.5 * m) * (1.0 - practised)
         new_m = _clip(m - forget + here * gain[:, None], 0.0, 1.0)
 
         # Answers on the current topic, after this step's instruction.
-        items = ITEMS[a]
-        hint = np.minimum(np.where(a == _DIRECT, 1.0, ses[:, HINT] + HINT_STEP[a]), 1.0)
+        items = ITEMS.take(a)
+        # DIRECT's hint step is 1, a full hint (the hint level is never negative).
+        hint = np.minimum(ses[:, HINT] + hint_step, 1.0)
         quiz = a == _ASSESSMENT
         slip = np.minimum(tr[:, SLIP] + 0.15 * frus + 0.1 * fat + 0.15 * tr[:, ANXIETY] * quiz, 0.6)
         guess = tr[:, GUESS] + 0.3 * hint * (1.0 - tr[:, GUESS])
-        p = guess + (1.0 - slip - guess) * new_m[rows, k]
-        correct = np.sum(u[:, :QUIZ_ITEMS] < p[:, None], axis=1, where=_ITEM_SLOTS[items])
+        p = guess + (1.0 - slip - guess) * new_m.take(at_k)
+        # Right answers among the first ``items`` of four draws: the four booleans of a
+        # row are the four bytes of one uint32, so masking and popcount count them in
+        # two calls (a boolean sum along a length-4 axis is slow).
+        hits = u[:, :QUIZ_ITEMS] < p[:, None]
+        correct = np.bitwise_count(hits.view(np.uint32)[:, 0] & _ITEM_MASK.take(items))
+        correct = correct.astype(np.int64)
         answered = items > 0
-        score = correct / np.maximum(items, 1)
+        n_items = np.maximum(items, 1)
+        score = correct / n_items
         wrong = answered * (1.0 - score)
 
         # The tutor's knowledge-tracing estimate: predict forward, then update on answers.
-        est, var = _track(state.estimate, state.variance, here, a, k, rows, hint, correct, items)
+        est, var = track(
+            state.estimate, state.variance, here, practised, nominal_gain, at_k, hint,
+            score, answered, n_items,
+        )  # fmt: skip
 
         # Affect: the zone decides between confusion (too hard) and boredom (too easy).
-        teach = TEACHES[a]
-        gap = DEMAND[a] - zone
+        gap = demand - zone
         too_hard = teach * _clip(gap - 0.15, 0.0, 1.0)
         too_easy = teach * _clip(-gap - 0.3, 0.0, 1.0)
         mismatch = teach * _clip(0.5 - fit, 0.0, 1.0)
         repeat = np.minimum(run - 1.0, 3.0)
-        motivate = a == _MOTIVATIONAL
         anx = tr[:, ANXIETY]
-        new_mind = np.empty_like(mind)
         new_conf = conf + 0.6 * too_hard * (1 - conf) - conf * (0.15 + 0.3 * answered * score)
         new_frus = frus + (1 - frus) * (0.5 + anx) * (
             0.3 * conf * wrong + 0.05 * mismatch * repeat + 0.1 * too_hard
         )
         new_frus = new_frus - frus * (0.05 + 0.45 * motivate + 0.1 * answered * score)
         new_bore = bore + (1 - bore) * (0.35 * too_easy + 0.04 * repeat + 0.02 * fat)
-        explore = (a == _EXPLORATORY) * tr[:, CURIOSITY]
-        new_bore = new_bore - bore * (0.05 + 0.35 * explore + 0.15 * motivate)
+        new_bore = new_bore - bore * (0.05 + 0.35 * (explore * tr[:, CURIOSITY]) + 0.15 * motivate)
         target = _clip(1.0 - 0.6 * new_frus - 0.7 * new_bore - 0.4 * fat, 0.0, 1.0)
         new_eng = eng + 0.35 * (target - eng) + 0.35 * motivate * (1.0 - eng)
-        new_fat = _clip(fat + tr[:, FATIGUE_RATE] * (1.0 + DEMAND[a]) - 0.06 * motivate, 0, 1)
-        meta = a == _METACOGNITIVE
-        new_mind[:, E] = _clip(new_eng, 0.0, 1.0)
-        new_mind[:, C] = _clip(new_conf, 0.0, 1.0)
-        new_mind[:, F] = _clip(new_frus, 0.0, 1.0)
-        new_mind[:, B] = _clip(new_bore, 0.0, 1.0)
-        new_mind[:, G] = new_fat
-        new_mind[:, EFF] = eff + meta * 0.5 * (1.5 - eff)
+        new_fat = _clip(fat + tr[:, FATIGUE_RATE] * (1.0 + demand) - 0.06 * motivate, 0, 1)
 
         # Quitting: frustration, boredom, fatigue and disengagement above persistence.
         risk = 0.8 * new_frus + 0.6 * new_bore + 0.2 * new_fat + 0.2 * (1.0 - new_eng)
         quit_ = u[:, 5] < 0.5 * _clip(risk - tr[:, PERSIST] - 0.1, 0.0, 1.0)
-        mastered = np.all(new_m >= MASTERED, axis=1)
+        mastered = _row_min(new_m) >= MASTERED
+        new_mind = np.empty_like(mind)
+        # Clipped straight into the columns (a clip over the strided [N, 4] block is slow).
+        for column, value in ((E, new_eng), (C, new_conf), (F, new_frus), (B, new_bore)):
+            np.minimum(np.maximum(value, 0.0), 1.0, out=new_mind[:, column])
+        new_mind[:, G] = new_fat
+        new_mind[:, EFF] = eff + meta * 0.5 * (1.5 - eff)
 
         # Session bookkeeping; a passed quiz advances, a failed one may step back.
-        new_k = _next_topic(k, quiz, correct, est)
+        new_k = _next_topic(k, at_k, quiz, correct, est)
         moved = new_k != k
-        new_ses = ses.copy()
-        new_ses[:, T] += 1.0
+        solved = score >= 0.5
+        new_ses = np.empty_like(ses)  # every column is written below
+        new_ses[:, T] = ses[:, T] + 1.0
         new_ses[:, TOPIC] = new_k
-        new_ses[:, HINT] = np.where(moved | (answered & (score >= 0.5)), 0.0, hint)
-        new_ses[:, ATTEMPTS] = np.where(moved | (score >= 0.5), 0.0, ses[:, ATTEMPTS] + answered)
+        new_ses[:, HINT] = np.where(moved | (answered & solved), 0.0, hint)
+        new_ses[:, ATTEMPTS] = np.where(moved | solved, 0.0, ses[:, ATTEMPTS] + answered)
         new_ses[:, LAST] = a
         new_ses[:, RUN] = run
         all_right = answered & (correct == items)
         new_ses[:, STREAK] = np.where(answered, (ses[:, STREAK] + 1.0) * all_right, ses[:, STREAK])
-        new_ses[:, ERROR] = np.where(answered, score < 0.5, err * (a != _REMEDIAL))
+        new_ses[:, ERROR] = np.where(answered, ~solved, err * not_remedial)
         new_ses[:, ACCURACY] = np.where(answered, 0.7 * ses[:, ACCURACY] + 0.3 * score, ses[:, 8])
 
-        new_state = StudentState(new_m, est, var, new_mind, tr, new_ses, state.signals)
-        new_state = new_state._replace(signals=_detect(new_state, u[:, 6:]))
-        reward = (REWARD_SCALE * (new_m.sum(axis=1) - m.sum(axis=1))).astype(np.float32)
+        new_at_k = at_k if new_k is k else _flat_index(new_k)
+        signals = detect(
+            new_mind, new_ses[:, ACCURACY], new_ses[:, STREAK], new_m.take(new_at_k),
+            tr[:, CURIOSITY], tr[:, ANXIETY], u[:, 6:],
+        )  # fmt: skip
+        new_state = StudentState(new_m, est, var, new_mind, tr, new_ses, signals)
+        reward = REWARD_SCALE * (_row_sum(new_m) - _row_sum(m))
         info = {
             "true_mastery": new_m.astype(np.float32),
             "quit": quit_,
@@ -322,21 +332,34 @@ class TutoringKernel:
             "items": items,
             "correct": correct,
             "topic": new_k,
-            "estimate_error": np.abs(est - new_m).mean(axis=1).astype(np.float32),
+            "estimate_error": (_row_sum(np.abs(est - new_m)) / NUM_TOPICS).astype(np.float32),
             "affect": new_mind[:, :4].astype(np.float32),
             "efficiency": new_mind[:, EFF].astype(np.float32),
             "population": tr[:, POP].astype(np.int64),
         }
-        return new_state, reward, quit_ | mastered, info
+        return new_state, reward.astype(np.float32), quit_ | mastered, info
 
     def observe(self, state: StudentState) -> np.ndarray:
         """``[N, 20]`` float32 observations in [0, 1] (layout: the env's docstring)."""
         session = np.minimum(state.session[:, _SESSION_COLUMNS] * self._obs_scale, 1.0)
-        obs = np.concatenate([state.estimate, state.signals, session], axis=1)
-        return obs.astype(np.float32)
+        return np.concatenate([state.estimate, state.signals, session], axis=1, dtype=np.float32)
 
 
 _ONE_HOT = np.eye(NUM_TOPICS)
+# Per-strategy parameters as rows (``_BY_STRATEGY.take(a, axis=1)`` gathers them all);
+# boolean properties are stored as 0.0 / 1.0, which multiply exactly like booleans.
+_STRATEGIES = np.arange(NUM_STRATEGIES)
+_BY_STRATEGY = np.stack(
+    [DEMAND, WIDTH, EFFICACY, REMEDY, MISCONCEPTION, HINT_STEP, TEACHES, NOMINAL_GAIN]
+    + [_STRATEGIES == _EXPLORATORY, _STRATEGIES == _MOTIVATIONAL]
+    + [_STRATEGIES == _METACOGNITIVE, _STRATEGIES != _REMEDIAL]
+).astype(np.float64)
+_BY_TOPIC = np.stack([DIFFICULTY, 1.0 - DIFFICULTY, np.arange(NUM_TOPICS) == 0]).astype(np.float64)
+# Which of the four answer slots count when ``items`` are asked, as the four bytes of
+# one uint32 (see the count of right answers in ``transition``).
+_ITEM_SLOTS = np.arange(QUIZ_ITEMS)[None, :] < np.arange(QUIZ_ITEMS + 1)[:, None]
+_ITEM_MASK = np.ascontiguousarray(_ITEM_SLOTS).view(np.uint32)[:, 0]
+_SESSION_COLUMNS = np.array([T, HINT, ATTEMPTS, TOPIC])
 
 
 def _clip(x: Any, lo: float, hi: float) -> np.ndarray:
@@ -344,62 +367,42 @@ def _clip(x: Any, lo: float, hi: float) -> np.ndarray:
     return np.minimum(np.maximum(x, lo), hi)
 
 
-_ITEM_SLOTS = np.arange(QUIZ_ITEMS)[None, :] < np.arange(QUIZ_ITEMS + 1)[:, None]
-_SESSION_COLUMNS = np.array([T, HINT, ATTEMPTS, TOPIC])
+def _row_sum(x: np.ndarray) -> np.ndarray:
+    """Row sums of ``[N, 4]``, in the left-to-right order of ``np.sum`` over a length-4 axis.
+
+    NumPy's pairwise summation starts at 8 terms, so below that it adds in order; the
+    column adds are several times faster than a reduction over a short last axis.
+    """
+    return x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3]
 
 
-def _track(
-    est: np.ndarray,
-    var: np.ndarray,
-    here: np.ndarray,
-    a: np.ndarray,
-    k: np.ndarray,
-    rows: np.ndarray,
-    hint: np.ndarray,
-    correct: np.ndarray,
-    items: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The tutor's posterior over mastery: a Kalman step with BKT's answer model."""
-    learn = here * NOMINAL_GAIN[a][:, None]
-    est = est + learn * (1.0 - est) - NOMINAL_FORGET * est * (1.0 - here * TEACHES[a][:, None])
-    var = var + 0.0004 + 0.004 * learn
-    mu, v = est[rows, k], var[rows, k]
-    guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
-    slope = 1.0 - NOMINAL_SLIP - guess
-    p = guess + slope * mu
-    n_items = np.maximum(items, 1)
-    noise = p * (1.0 - p) / n_items + 0.01
-    gain = np.where(items > 0, slope * v / (slope * slope * v + noise), 0.0)
-    mu = _clip(mu + gain * (correct / n_items - p), 0.0, 1.0)
-    v = v * (1.0 - gain * slope)
-    est = est + here * (mu - est[rows, k])[:, None]
-    var = np.minimum(var + here * (v - var[rows, k])[:, None], 0.25)
-    return est, var
+def _row_min(x: np.ndarray) -> np.ndarray:
+    """Row minima of ``[N, 4]`` (as ``_row_sum``, faster than a short-axis reduction)."""
+    return np.minimum(np.minimum(x[:, 0], x[:, 1]), np.minimum(x[:, 2], x[:, 3]))
+
+
+def _flat_index(k: np.ndarray) -> np.ndarray:
+    """Index of entry ``(i, k[i])`` of a C-contiguous ``[N, 4]`` array, for ``take``."""
+    return np.arange(0, k.shape[0] * NUM_TOPICS, NUM_TOPICS) + k
 
 
 def _next_topic(
-    k: np.ndarray, quiz: np.ndarray, correct: np.ndarray, est: np.ndarray
+    k: np.ndarray, at_k: np.ndarray, quiz: np.ndarray, correct: np.ndarray, est: np.ndarray
 ) -> np.ndarray:
-    """Topic after a quiz: pass -> next (after the last, the weakest); fail -> maybe back."""
+    """Topic after a quiz: pass -> next (after the last, the weakest); fail -> maybe back.
+
+    Returns ``k`` itself when no student took a quiz (most steps of one student).
+    """
+    if not np.count_nonzero(quiz):  # cheaper than ``quiz.any()`` on small arrays
+        return k
     passed = quiz & (correct >= QUIZ_PASS)
-    ahead = np.where(k < NUM_TOPICS - 1, k + 1, np.argmin(est, axis=1))
-    weak_prereq = (k > 0) & (est[np.arange(k.shape[0]), k - 1] < 0.5)
-    back = quiz & (correct <= 1) & weak_prereq
-    return np.where(passed, ahead, np.where(back, k - 1, k))
-
-
-def _detect(state: StudentState, u: np.ndarray) -> np.ndarray:
-    """Noisy detector readings ``[N, 12]`` of a state, from uniforms ``u [N, 12]``."""
-    n = u.shape[0]
-    k = state.session[:, TOPIC].astype(np.intp)
-    features = np.concatenate(
-        [
-            state.mind,
-            state.session[:, [ACCURACY, STREAK]],
-            state.mastery[np.arange(n), k][:, None],
-            state.traits[:, [CURIOSITY, ANXIETY]],
-        ],
-        axis=1,
-    )
-    raw = features @ _DETECTOR + _DETECTOR_BIAS + (2.0 * u - 1.0) * _NOISE_HALF_WIDTH
-    return _clip(raw, 0.0, 1.0)
+    back = quiz & (correct <= 1) & (k > 0) & (est.take(at_k - 1) < 0.5)
+    new_k = k - back
+    if np.count_nonzero(passed):
+        ahead = k[passed] + 1
+        # After the last topic, the weakest; argmin only over the rows that need it.
+        beyond = ahead == NUM_TOPICS
+        if np.count_nonzero(beyond):
+            ahead[beyond] = np.argmin(est[passed][beyond], axis=1)
+        new_k[passed] = ahead
+    return new_k
