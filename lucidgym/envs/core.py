@@ -17,6 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from lucidgym.batch import batch_copy, batch_put, batch_take
+from lucidgym.envs.rendering import HumanWindow
 
 S = TypeVar("S", bound=tuple[Any, ...])
 
@@ -169,6 +170,51 @@ class KernelDynamics(Generic[S]):
     def observe(self, states: S) -> np.ndarray:
         """Observations of a batch of states (what the agent would see there)."""
         return self.kernel.observe(states)
+
+
+class KernelEnvMixin(Generic[S]):
+    """Snapshots, the oracle and the window, shared by every family's single env.
+
+    The env holds its ``kernel``, its state as a batch of one in ``_state`` (``None``
+    before the first reset) and its pygame window in ``_window``.
+    """
+
+    kernel: Any
+    action_space: gym.spaces.Space[Any]
+    metadata: dict[str, Any]
+    _state: S | None
+    _window: HumanWindow | None
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def get_state(self) -> S:
+        """A copy of the episode's hidden state as a batch of one (not the random generator)."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before get_state()")
+        return batch_copy(self._state)
+
+    def set_state(self, state: S) -> None:
+        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before set_state()")
+        self._state = check_state(self._state, state, self._name)
+
+    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[S]:
+        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
+        return KernelDynamics(self.kernel, self.action_space, seed)
+
+    def _show_in_window(self, frame: np.ndarray) -> None:
+        if self._window is None:
+            self._window = HumanWindow(self._name, self.metadata["render_fps"])
+        self._window.show(frame)
+
+    def close(self) -> None:
+        """Close the window, if one is open."""
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
 
 class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ import numpy as np
 
 from lucidgym.envs.core import (
     ArrayVectorEnv,
-    KernelDynamics,
+    KernelEnvMixin,
     check_action,
     check_batched_actions,
     check_state,
@@ -31,7 +31,7 @@ def _spaces(config: MovingDotConfig) -> tuple[gym.spaces.Box, gym.spaces.Space[A
     return obs, gym.spaces.Discrete(len(Action))
 
 
-class MovingDotEnv(gym.Env[np.ndarray, Any]):
+class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
     """A dot to steer to a goal on a small grid, seen as pixels, sometimes hidden.
 
     ## Description
@@ -179,12 +179,6 @@ class MovingDotEnv(gym.Env[np.ndarray, Any]):
 
     # -- snapshots and oracle -------------------------------------------------------
 
-    def get_state(self) -> MovingDotState:
-        """A copy of the episode's state as a batch of one (not the random generator)."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before get_state()")
-        return MovingDotState(*(f.copy() for f in self._state))
-
     def set_state(self, state: MovingDotState) -> None:
         """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
         if self._state is None:
@@ -199,10 +193,6 @@ class MovingDotEnv(gym.Env[np.ndarray, Any]):
                 )
         self._state = state
 
-    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[MovingDotState]:
-        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
-        return KernelDynamics(self.kernel, self.action_space, seed)
-
     # -- rendering ----------------------------------------------------------------
 
     def render(self) -> np.ndarray | None:
@@ -215,16 +205,8 @@ class MovingDotEnv(gym.Env[np.ndarray, Any]):
         frame = render_frame(self.kernel, self._state, self._steps, self._return)
         if self.render_mode == "rgb_array":
             return frame
-        if self._window is None:
-            self._window = HumanWindow(self._name, self.metadata["render_fps"])
-        self._window.show(frame)
+        self._show_in_window(frame)
         return None
-
-    def close(self) -> None:
-        """Close the window, if one is open."""
-        if self._window is not None:
-            self._window.close()
-            self._window = None
 
 
 class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):

@@ -7,7 +7,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.core import ArrayVectorEnv, KernelDynamics, check_action, check_state
+from lucidgym.envs.core import (
+    ArrayVectorEnv,
+    KernelEnvMixin,
+    check_action,
+)
 from lucidgym.envs.rendering import HumanWindow, draw_text, fill_rect
 from lucidgym.envs.symbolic.kernel import SymbolicKernel
 from lucidgym.envs.symbolic.parent import DeterministicParent, Parent
@@ -33,7 +37,7 @@ def _observation_space(kernel: SymbolicKernel) -> gym.spaces.Box:
     return gym.spaces.Box(0.0, 1.0, shape=(kernel.obs_dim,), dtype=np.float32)
 
 
-class SymbolicEnv(gym.Env[np.ndarray, np.int64]):
+class SymbolicEnv(KernelEnvMixin[SymbolicState], gym.Env[np.ndarray, np.int64]):
     """Discrete symbols and a parent that answers: the WMIL tasks.
 
     ## Description
@@ -162,24 +166,6 @@ class SymbolicEnv(gym.Env[np.ndarray, np.int64]):
     def _name(self) -> str:
         return self.spec.id if self.spec is not None else f"SymbolicEnv({self.task.name})"
 
-    # -- snapshots and oracle -------------------------------------------------------
-
-    def get_state(self) -> SymbolicState:
-        """A copy of the episode's state as a batch of one (not the random generator)."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before get_state()")
-        return type(self._state)(*(f.copy() for f in self._state))
-
-    def set_state(self, state: SymbolicState) -> None:
-        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before set_state()")
-        self._state = check_state(self._state, state, self._name)
-
-    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[SymbolicState]:
-        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
-        return KernelDynamics(self.kernel, self.action_space, seed)
-
     # -- rendering ----------------------------------------------------------------
 
     def render(self) -> str | np.ndarray | None:
@@ -194,9 +180,7 @@ class SymbolicEnv(gym.Env[np.ndarray, np.int64]):
         frame = self._frame()
         if self.render_mode == "rgb_array":
             return frame
-        if self._window is None:
-            self._window = HumanWindow(self._name, self.metadata["render_fps"])
-        self._window.show(frame)
+        self._show_in_window(frame)
         return None
 
     def _ansi(self) -> str:
@@ -240,12 +224,6 @@ class SymbolicEnv(gym.Env[np.ndarray, np.int64]):
             draw_text(frame, f"target {_symbol_text(self._last['target'])}", pad + 64, 64)
         draw_text(frame, f"return {self._return:.0f}", pad, 84, (200, 200, 210))
         return frame
-
-    def close(self) -> None:
-        """Close the window, if one is open."""
-        if self._window is not None:
-            self._window.close()
-            self._window = None
 
 
 def _symbol_text(symbol: int) -> str:

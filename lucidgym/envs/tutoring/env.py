@@ -8,7 +8,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.core import ArrayVectorEnv, KernelDynamics, check_action, check_state
+from lucidgym.envs.core import (
+    ArrayVectorEnv,
+    KernelEnvMixin,
+    check_action,
+)
 from lucidgym.envs.rendering import HumanWindow
 from lucidgym.envs.tutoring.render import ansi_line, dashboard
 from lucidgym.envs.tutoring.student import (
@@ -37,7 +41,7 @@ def _population_option(options: dict[str, Any] | None) -> str | None:
     return check_population(options["population"])
 
 
-class TutoringEnv(gym.Env[np.ndarray, np.int64]):
+class TutoringEnv(KernelEnvMixin[StudentState], gym.Env[np.ndarray, np.int64]):
     """A synthetic student and a tutor that picks a teaching strategy each step.
 
     ## Description
@@ -195,24 +199,6 @@ class TutoringEnv(gym.Env[np.ndarray, np.int64]):
     def _name(self) -> str:
         return self.spec.id if self.spec is not None else "TutoringEnv"
 
-    # -- snapshots and oracle -------------------------------------------------------
-
-    def get_state(self) -> StudentState:
-        """A copy of the student and session as a batch of one (not the random generator)."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before get_state()")
-        return StudentState(*(f.copy() for f in self._state))
-
-    def set_state(self, state: StudentState) -> None:
-        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before set_state()")
-        self._state = check_state(self._state, state, self._name)
-
-    def get_dynamics(self, seed: int | None = None) -> KernelDynamics[StudentState]:
-        """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
-        return KernelDynamics(self.kernel, self.action_space, seed)
-
     # -- rendering ----------------------------------------------------------------
 
     def render(self) -> str | np.ndarray | None:
@@ -227,16 +213,8 @@ class TutoringEnv(gym.Env[np.ndarray, np.int64]):
         frame = dashboard(self._state, self.kernel, self._history, self._return)
         if self.render_mode == "rgb_array":
             return frame
-        if self._window is None:
-            self._window = HumanWindow(self._name, self.metadata["render_fps"])
-        self._window.show(frame)
+        self._show_in_window(frame)
         return None
-
-    def close(self) -> None:
-        """Close the window, if one is open."""
-        if self._window is not None:
-            self._window.close()
-            self._window = None
 
 
 class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
