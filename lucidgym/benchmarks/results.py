@@ -285,9 +285,13 @@ def summary_markdown(payload: dict[str, Any]) -> str:
             )  # fmt: skip
         lines += ["## World models (open-loop error)", "", *_markdown(table), ""]
     if payload.get("throughput"):
-        keys = list(payload["throughput"][0])
+        # env rows and planner rows carry different fields: one column per field seen
+        keys = list(dict.fromkeys(k for row in payload["throughput"] for k in row))
         table = [keys] + [
-            [_fmt(row[k], 4) if isinstance(row[k], float) else str(row[k]) for k in keys]
+            [
+                _fmt(row[k], 4) if isinstance(row.get(k), float) else str(row.get(k, "-"))
+                for k in keys
+            ]
             for row in payload["throughput"]
         ]
         lines += ["## Throughput", "", *_markdown(table), ""]

@@ -104,3 +104,20 @@ def test_an_interrupted_suite_leaves_valid_json_with_the_finished_runs(tmp_path)
     assert doc["runs"][0]["episode_returns"] == [32.0, 32.0]
     assert doc["summary"][0]["mean_return"] == 32.0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_summary_markdown_tables_env_and_planner_speed_rows_together() -> None:
+    payload = {
+        "suite": "throughput",
+        "lucidgym_version": "0",
+        "machine": {},
+        "summary": [],
+        "world_models": [],
+        "throughput": [
+            {"kind": "env", "env": "PatternEcho-v0", "num_envs": 1, "ratio": 0.5},
+            {"kind": "planner", "env": "Tutoring-v0", "decisions_per_s": 60.0},
+        ],
+    }
+    text = results_module.summary_markdown(payload)
+    assert "| kind | env | num_envs | ratio | decisions_per_s |" in text
+    assert "| planner | Tutoring-v0 | - | - | 60 |" in text
