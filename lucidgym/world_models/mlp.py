@@ -12,11 +12,10 @@ from typing import Any, NamedTuple
 
 import gymnasium as gym
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from lucidgym.world_models.base import Prediction, SequenceBatch
-from lucidgym.world_models.networks import WorldModelBase, masked_mean, mlp
+from lucidgym.world_models.networks import WorldModelBase, mlp
 
 
 @dataclass
@@ -108,24 +107,4 @@ class MLPWorldModel(WorldModelBase):
         obs = batch.obs.reshape(b * t, *self.obs_shape)
         action = self.actions.encode(batch.action.reshape(b * t, *self.actions.shape))
         delta, reward, done = self.forward(obs, action)
-        target = (batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale
-        err = (delta.view(b, t, -1)[:, :-1] - target.reshape(b, t - 1, -1)).pow(2).mean(-1)
-        reward_target = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
-        valid = batch.valid
-        terms = {
-            "loss/recon": masked_mean(err, valid[:, :-1]),
-            "loss/reward": masked_mean((reward.view(b, t) - reward_target).pow(2), valid),
-            "loss/done": masked_mean(
-                F.binary_cross_entropy_with_logits(
-                    done.view(b, t), batch.terminal, reduction="none"
-                ),
-                valid,
-            ),
-        }
-        cfg = self.config
-        scales = {
-            "loss/recon": cfg.recon_scale,
-            "loss/reward": cfg.reward_scale,
-            "loss/done": cfg.done_scale,
-        }
-        return self.combine(terms, scales)
+        return self.one_step_loss(batch, delta.view(b, t, -1), reward.view(b, t), done.view(b, t))

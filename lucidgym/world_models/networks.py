@@ -373,6 +373,42 @@ class WorldModelBase(nn.Module):
         zeros = torch.zeros(batch, device=self.device)
         return Prediction(obs, zeros, zeros, None)
 
+    def one_step_loss(
+        self, batch: SequenceBatch, delta: Tensor, reward: Tensor, done_logit: Tensor
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Losses of a per-row head, weighted by the config's ``*_scale`` fields.
+
+        Args:
+            batch: the ``[B, T, ...]`` batch the head read.
+            delta: ``[B, T, D]`` predicted normalized change to the next observation.
+            reward: ``[B, T]`` predicted normalized reward.
+            done_logit: ``[B, T]`` termination logits.
+
+        Returns:
+            ``(total, {"loss/recon", "loss/reward", "loss/done", "loss/total"})``; rows
+            without a following transition (``valid`` false) are masked out.
+        """
+        b, t = batch.reward.shape
+        target = (batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale
+        err = (delta[:, :-1] - target.reshape(b, t - 1, -1)).pow(2).mean(-1)
+        reward_target = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
+        valid = batch.valid
+        terms = {
+            "loss/recon": masked_mean(err, valid[:, :-1]),
+            "loss/reward": masked_mean((reward - reward_target).pow(2), valid),
+            "loss/done": masked_mean(
+                F.binary_cross_entropy_with_logits(done_logit, batch.terminal, reduction="none"),
+                valid,
+            ),
+        }
+        cfg = self.config
+        scales = {
+            "loss/recon": cfg.recon_scale,
+            "loss/reward": cfg.reward_scale,
+            "loss/done": cfg.done_scale,
+        }
+        return self.combine(terms, scales)
+
     @staticmethod
     def combine(
         terms: dict[str, Tensor], scales: dict[str, float]

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.base import Prediction, SequenceBatch
-from lucidgym.world_models.networks import WorldModelBase, masked_mean, mlp
+from lucidgym.world_models.networks import WorldModelBase, mlp
 
 
 @dataclass
@@ -220,22 +220,4 @@ class TransformerWorldModel(WorldModelBase):
         in_window = (age >= 0) & (age < self.config.window)
         allowed = in_window & (episode[:, :, None] == episode[:, None, :])
         out = self._encode(tokens, allowed)
-        target = (batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale
-        err = (out[:, :-1, :-2] - target.reshape(b, t - 1, -1)).pow(2).mean(-1)
-        reward_target = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
-        valid = batch.valid
-        terms = {
-            "loss/recon": masked_mean(err, valid[:, :-1]),
-            "loss/reward": masked_mean((out[..., -2] - reward_target).pow(2), valid),
-            "loss/done": masked_mean(
-                F.binary_cross_entropy_with_logits(out[..., -1], batch.terminal, reduction="none"),
-                valid,
-            ),
-        }
-        cfg = self.config
-        scales = {
-            "loss/recon": cfg.recon_scale,
-            "loss/reward": cfg.reward_scale,
-            "loss/done": cfg.done_scale,
-        }
-        return self.combine(terms, scales)
+        return self.one_step_loss(batch, out[..., :-2], out[..., -2], out[..., -1])
