@@ -18,6 +18,12 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2, no traceback."""
 
 
+def check_positive(name: str, value: int | None) -> None:
+    """Refuse a numeric option below 1 (``None``, the option left out, passes)."""
+    if value is not None and value < 1:
+        raise CLIError(f"{name} must be a positive integer, got {value}")
+
+
 def _format_space(space: gym.spaces.Space) -> str:  # type: ignore[type-arg]
     if isinstance(space, gym.spaces.Box):
         low, high = space.low.min(), space.high.max()

@@ -1,6 +1,6 @@
 """``lucidgym bench``, ``lucidgym train agent``, ``lucidgym render`` and ``lucidgym data``.
 
-Only the standard library is imported here at import time; each handler imports what it
+Only the standard library and ``lucidgym.cli`` are imported here at import time; each handler imports what it
 needs, so ``lucidgym --help`` stays fast. User errors raise ``CLIError``/``ValueError``
 (one line, exit status 2).
 """
@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from lucidgym.cli import check_positive
 
 DEFAULT_CUSTOM_AGENTS = ("random", "reactive")
 """Agents of a custom set given ``--env`` but no ``--agent``."""
@@ -53,11 +55,6 @@ def _check_device(device: str) -> None:
         raise _error(f"unknown device {device!r}; valid devices: cpu, cuda")
     if device == "cuda" and not torch.cuda.is_available():
         raise _error("--device cuda given but CUDA is not available on this machine")
-
-
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise _error(f"{name} must be a positive integer, got {value}")
 
 
 # -- bench ---------------------------------------------------------------------------
@@ -102,7 +99,7 @@ def _bench_suite(args: argparse.Namespace) -> Any:
     from lucidgym.benchmarks.suites import SUITES, custom_suite, make_suite, with_overrides
 
     for name in ("--seeds", "--episodes", "--threads"):
-        _positive(name, getattr(args, name[2:]))
+        check_positive(name, getattr(args, name[2:]))
     if args.budget is not None and args.budget < 0:
         raise _error(f"--budget must be zero or positive, got {args.budget}")
     if args.model is not None:
@@ -192,7 +189,7 @@ def add_train_agent_parser(train_sub: Any) -> None:
 
 def cmd_train_agent(args: argparse.Namespace) -> int:
     """Train and save a learning agent."""
-    _positive("--steps", args.steps)
+    check_positive("--steps", args.steps)
     _check_env(args.env)
     import gymnasium as gym
     import torch
@@ -279,8 +276,8 @@ def _actor(env: Any, agent_name: str | None, seed: int) -> Any:
 def cmd_render(args: argparse.Namespace) -> int:
     """Render one episode."""
     _check_env(args.env)
-    _positive("--max-steps", args.max_steps)
-    _positive("--fps", args.fps)
+    check_positive("--max-steps", args.max_steps)
+    check_positive("--fps", args.fps)
     import gymnasium as gym
 
     from lucidgym.benchmarks.episode_video import (
@@ -360,7 +357,7 @@ def add_data_parser(sub: Any) -> None:
 def cmd_data(args: argparse.Namespace) -> int:
     """Record a dataset."""
     _check_env(args.env)
-    _positive("--episodes", args.episodes)
+    check_positive("--episodes", args.episodes)
     if args.policy not in ("random", "reactive"):
         raise _error(f"unknown policy {args.policy!r}; valid policies: random, reactive")
     from lucidgym.world_models.datasets import record_dataset

@@ -1,6 +1,6 @@
 """``lucidgym train world-model`` and ``lucidgym eval world-model``.
 
-Only the standard library is imported at module import time (the CLI builds every
+Only the standard library and ``lucidgym.cli`` are imported at import time (the CLI builds every
 parser on start); torch, Gymnasium and the world-model code load inside the handlers.
 """
 
@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lucidgym.cli import check_positive
+
 DEFAULT_HORIZON = 10
 
 
@@ -18,11 +20,6 @@ def _error(message: str) -> Exception:
     from lucidgym.cli import CLIError
 
     return CLIError(message)
-
-
-def _positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise _error(f"{name} must be a positive integer, got {value}")
 
 
 def add_train_parser(train_sub: Any) -> None:
@@ -87,8 +84,8 @@ def _check_common(env_id: str, device: str) -> None:
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     """Collect or load data, train, evaluate and save."""
     for name in ("--steps", "--episodes", "--eval-episodes", "--horizon", "--batch-size"):
-        _positive(name, getattr(args, name[2:].replace("-", "_")))
-    _positive("--seq-len", args.seq_len)
+        check_positive(name, getattr(args, name[2:].replace("-", "_")))
+    check_positive("--seq-len", args.seq_len)
     _check_common(args.env, args.device)
     from lucidgym.world_models.registry import WORLD_MODELS
 
@@ -106,7 +103,7 @@ def cmd_train_world_model(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise _error(f"--out {args.out!r} exists and is not a folder")
     if args.threads is not None:
-        _positive("--threads", args.threads)
+        check_positive("--threads", args.threads)
         torch.set_num_threads(args.threads)
     if args.dataset:
         from lucidgym.world_models.datasets import load_dataset
@@ -172,8 +169,8 @@ def _print_metrics(metrics: dict[str, Any], out: Path) -> None:
 
 def cmd_eval_world_model(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint and write its metrics."""
-    _positive("--episodes", args.episodes)
-    _positive("--horizon", args.horizon)
+    check_positive("--episodes", args.episodes)
+    check_positive("--horizon", args.horizon)
     from lucidgym.world_models.checkpoint import (
         METRICS_FILE,
         atomic_write_json,
