@@ -1,8 +1,8 @@
 """``lucidgym bench``, ``lucidgym train agent``, ``lucidgym render`` and ``lucidgym data``.
 
 Only the standard library and ``lucidgym.cli`` are imported here at import time; each
-handler imports what it needs, so ``lucidgym --help`` stays fast. User errors raise ``CLIError``/``ValueError``
-(one line, exit status 2).
+handler imports what it needs, so ``lucidgym --help`` stays fast. User errors raise
+``CLIError``/``ValueError`` (one line, exit status 2).
 """
 
 from __future__ import annotations
