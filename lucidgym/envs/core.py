@@ -50,6 +50,19 @@ class ArrayKernel(Protocol[S]):
         ...
 
 
+def reset_rows(kernel: ArrayKernel[S], state: S, rows: np.ndarray, rng: np.random.Generator) -> S:
+    """``state`` with rows ``rows`` replaced by fresh episode starts.
+
+    A kernel may offer ``reset_rows(state, rows, rng)`` that writes them in place (the
+    caller owns ``state``); otherwise the rows come from ``initial`` and a copy.
+    """
+    in_place = getattr(kernel, "reset_rows", None)
+    if in_place is None:
+        return batch_put(state, rows, kernel.initial(rng, rows.size))
+    in_place(state, rows, rng)
+    return state
+
+
 def check_action(space: gym.spaces.Space[Any], action: Any, env_name: str) -> np.ndarray:
     """Return ``action`` as an array, or raise a ``ValueError`` naming the env and action.
 
@@ -95,8 +108,8 @@ def check_batched_actions(
                 f"of dtype {arr.dtype}"
             )
         lo, hi = int(single_space.start), int(single_space.start + single_space.n)
-        bad = (arr < lo) | (arr >= hi)
-        if bad.any():
+        if arr.min() < lo or arr.max() >= hi:  # two reductions, no temporary arrays
+            bad = (arr < lo) | (arr >= hi)
             raise ValueError(
                 f"{env_name}: actions {arr[bad][:5].tolist()} are outside {single_space}"
             )
@@ -283,7 +296,7 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
             truncated = np.zeros(self.num_envs, dtype=bool)
         if self._prev_done.any():
             index = np.flatnonzero(self._prev_done)
-            state = batch_put(state, index, self.kernel.initial(self.np_random, index.size))
+            state = reset_rows(self.kernel, state, index, self.np_random)
             self._steps[index] = 0
             reward[index] = 0.0
             terminated[index] = False

@@ -49,8 +49,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lucidgym.envs.tutoring.detectors import detect
+from lucidgym.envs.tutoring.detectors import NUM_SIGNALS, detect_one
 from lucidgym.envs.tutoring.tracing import track
+from lucidgym.jit import compiled, inlined
 
 
 class Strategy(IntEnum):
@@ -173,236 +174,327 @@ class TutoringKernel:
 
     def initial(self, rng: np.random.Generator, n: int) -> StudentState:
         """``n`` fresh students from the kernel's population, at the start of a session."""
+        state = StudentState(
+            np.empty((n, NUM_TOPICS)),
+            np.empty((n, NUM_TOPICS)),
+            np.empty((n, NUM_TOPICS)),
+            np.empty((n, 6)),
+            np.empty((n, 9)),
+            np.empty((n, 9)),
+            np.empty((n, NUM_SIGNALS)),
+        )
+        self.reset_rows(state, np.arange(n), rng)
+        return state
+
+    def reset_rows(self, state: StudentState, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Replace students ``rows [R]`` of ``state`` by fresh ones, in place (an autoreset)."""
+        n = rows.shape[0]
         if self.population == "mixed":
             # ``rng.choice(4, size=n, p=_MIX)`` draws exactly this (one uniform per student
             # and a search of the normalized CDF) but first validates ``p`` at length.
-            pop = _MIX_CDF.searchsorted(rng.random(n), side="right")
+            pop = np.asarray(_MIX_CDF.searchsorted(rng.random(n), side="right"))
         else:
             pop = np.full(n, POPULATIONS.index(self.population))
         z = rng.standard_normal((n, 8))
-        traits = np.empty((n, 9))
-        drawn = _TRAIT_MEAN[pop] + _TRAIT_SPREAD * _clip(z, -2.0, 2.0)
-        traits[:, :8] = _clip(drawn, 0.002, 0.95)
-        traits[:, POP] = pop
-        mastery = _clip(_PRIOR_MASTERY[pop] + rng.uniform(-0.05, 0.1, (n, NUM_TOPICS)), 0, 1)
-        mind = np.zeros((n, 6))
-        mind[:, E] = rng.uniform(0.6, 0.9, n)
-        mind[:, F] = 0.15 * traits[:, ANXIETY]
-        mind[:, B] = rng.uniform(0.0, 0.15, n)
-        mind[:, EFF] = 1.0
-        session = np.zeros((n, 9))
-        session[:, LAST] = -1
-        session[:, ACCURACY] = 0.5
-        signals = detect(
-            mind, session[:, ACCURACY], session[:, STREAK], mastery[:, 0],
-            traits[:, CURIOSITY], traits[:, ANXIETY], rng.random((n, 12)),
-        )  # fmt: skip
-        return StudentState(
-            mastery,
-            np.repeat(PRIOR_ESTIMATE[None], n, axis=0),
-            np.full((n, NUM_TOPICS), PRIOR_VARIANCE),
-            mind,
-            traits,
-            session,
-            signals,
-        )
+        mastery_noise = rng.uniform(-0.05, 0.1, (n, NUM_TOPICS))
+        engagement = rng.uniform(0.6, 0.9, (n,))
+        boredom = rng.uniform(0.0, 0.15, (n,))
+        u = rng.random((n, NUM_SIGNALS))
+        _fill(*state, rows, pop, z, mastery_noise, engagement, boredom, u)
 
     def transition(
         self, state: StudentState, actions: np.ndarray, rng: np.random.Generator
     ) -> tuple[StudentState, np.ndarray, np.ndarray, dict[str, Any]]:
         """One tutoring step of every student; see the module docstring for the model."""
-        # With N = 1 (the single env) the cost is the number of NumPy calls, not their
-        # size: per-strategy and per-topic parameters come from one table lookup each,
-        # and (row, topic) entries are read with ``take`` on a flat index (``take`` is
-        # several times faster than fancy indexing).
-        m, mind, tr, ses = state.mastery, state.mind, state.traits, state.session
         n = actions.shape[0]
-        a = actions.astype(np.intp)
-        u = rng.random((n, 6 + 12))
-        k = ses[:, TOPIC].astype(np.intp)
-        at_k = _flat_index(k)
-        here = _ONE_HOT.take(k, axis=0)
-        mk = m.take(at_k)
-        difficulty, span, first = _BY_TOPIC.take(k, axis=1)
-        strategy = _BY_STRATEGY.take(a, axis=1)
-        demand, width, efficacy, remedy, misconception, hint_step = strategy[:6]
-        teach, nominal_gain, explore, motivate, meta, not_remedial = strategy[6:]
-        eng, conf, frus, bore, fat, eff = mind.T
-
-        # Learning: BKT's learn transition scaled by the strategy's fit to the zone.
-        zone = _clip((mk - difficulty) / span, 0.0, 1.0)
-        fit = efficacy * np.exp(-np.square((demand - zone) / width))
-        err = ses[:, ERROR]
-        fit = fit * (1.0 - misconception * err) + remedy * err
-        # Arithmetic instead of ``np.where`` (several times slower on one student); the
-        # results are the same because every term is finite and non-negative.
-        run = ses[:, RUN] * (a == ses[:, LAST]) + 1.0
-        # Topic 0 has no prerequisite: a mastery of at least 1 makes its factor exactly 1.
-        prereq_mastery = np.maximum(m.take(at_k - 1), first)
-        prereq = 0.2 + 0.8 * np.minimum(prereq_mastery / 0.8, 1.0)
-        focus = _clip(0.35 + 0.65 * eng - 0.45 * frus - 0.35 * bore - 0.4 * fat, 0.05, 1.0)
-        effect = fit * eff * prereq * focus / (1.0 + 0.3 * (run - 1.0))
-        gain = tr[:, LEARN] * effect * (1.0 - mk) * (0.5 + u[:, 4])
-        practised = here * teach[:, None]
-        forget = tr[:, FORGET, None] * m * (1.0 - 0.5 * m) * (1.0 - practised)
-        new_m = _clip(m - forget + here * gain[:, None], 0.0, 1.0)
-
-        # Answers on the current topic, after this step's instruction.
-        items = ITEMS.take(a)
-        # DIRECT's hint step is 1, a full hint (the hint level is never negative).
-        hint = np.minimum(ses[:, HINT] + hint_step, 1.0)
-        quiz = a == _ASSESSMENT
-        slip = np.minimum(tr[:, SLIP] + 0.15 * frus + 0.1 * fat + 0.15 * tr[:, ANXIETY] * quiz, 0.6)
-        guess = tr[:, GUESS] + 0.3 * hint * (1.0 - tr[:, GUESS])
-        p = guess + (1.0 - slip - guess) * new_m.take(at_k)
-        # Right answers among the first ``items`` of four draws: the four booleans of a
-        # row are the four bytes of one uint32, so masking and popcount count them in
-        # two calls (a boolean sum along a length-4 axis is slow).
-        hits = u[:, :QUIZ_ITEMS] < p[:, None]
-        correct = np.bitwise_count(hits.view(np.uint32)[:, 0] & _ITEM_MASK.take(items))
-        correct = correct.astype(np.int64)
-        answered = items > 0
-        n_items = np.maximum(items, 1)
-        score = correct / n_items
-        wrong = answered * (1.0 - score)
-
-        # The tutor's knowledge-tracing estimate: predict forward, then update on answers.
-        est, var = track(
-            state.estimate, state.variance, here, practised, nominal_gain, at_k, hint,
-            score, answered, n_items,
-        )  # fmt: skip
-
-        # Affect: the zone decides between confusion (too hard) and boredom (too easy).
-        gap = demand - zone
-        too_hard = teach * _clip(gap - 0.15, 0.0, 1.0)
-        too_easy = teach * _clip(-gap - 0.3, 0.0, 1.0)
-        mismatch = teach * _clip(0.5 - fit, 0.0, 1.0)
-        repeat = np.minimum(run - 1.0, 3.0)
-        anx = tr[:, ANXIETY]
-        new_conf = conf + 0.6 * too_hard * (1 - conf) - conf * (0.15 + 0.3 * answered * score)
-        new_frus = frus + (1 - frus) * (0.5 + anx) * (
-            0.3 * conf * wrong + 0.05 * mismatch * repeat + 0.1 * too_hard
+        # Every random number of the step, drawn at once: four answers, the learning
+        # noise, the quitting draw and the twelve detector noises.
+        u = rng.random((n, _DRAWS))
+        new = StudentState(
+            np.empty_like(state.mastery),
+            state.estimate.copy(),
+            state.variance.copy(),
+            np.empty_like(state.mind),
+            state.traits,
+            np.empty_like(state.session),
+            np.empty_like(state.signals),
         )
-        new_frus = new_frus - frus * (0.05 + 0.45 * motivate + 0.1 * answered * score)
-        new_bore = bore + (1 - bore) * (0.35 * too_easy + 0.04 * repeat + 0.02 * fat)
-        new_bore = new_bore - bore * (0.05 + 0.35 * (explore * tr[:, CURIOSITY]) + 0.15 * motivate)
-        target = _clip(1.0 - 0.6 * new_frus - 0.7 * new_bore - 0.4 * fat, 0.0, 1.0)
-        new_eng = eng + 0.35 * (target - eng) + 0.35 * motivate * (1.0 - eng)
-        new_fat = _clip(fat + tr[:, FATIGUE_RATE] * (1.0 + demand) - 0.06 * motivate, 0, 1)
-
-        # Quitting: frustration, boredom, fatigue and disengagement above persistence.
-        risk = 0.8 * new_frus + 0.6 * new_bore + 0.2 * new_fat + 0.2 * (1.0 - new_eng)
-        quit_ = u[:, 5] < 0.5 * _clip(risk - tr[:, PERSIST] - 0.1, 0.0, 1.0)
-        mastered = _row_min(new_m) >= MASTERED
-        new_mind = np.empty_like(mind)
-        # Clipped straight into the columns (a clip over the strided [N, 4] block is slow).
-        for column, value in ((E, new_eng), (C, new_conf), (F, new_frus), (B, new_bore)):
-            np.minimum(np.maximum(value, 0.0), 1.0, out=new_mind[:, column])
-        new_mind[:, G] = new_fat
-        new_mind[:, EFF] = eff + meta * 0.5 * (1.5 - eff)
-
-        # Session bookkeeping; a passed quiz advances, a failed one may step back.
-        new_k = _next_topic(k, at_k, quiz, correct, est)
-        moved = new_k != k
-        solved = score >= 0.5
-        new_ses = np.empty_like(ses)  # every column is written below
-        new_ses[:, T] = ses[:, T] + 1.0
-        new_ses[:, TOPIC] = new_k
-        new_ses[:, HINT] = np.where(moved | (answered & solved), 0.0, hint)
-        new_ses[:, ATTEMPTS] = np.where(moved | solved, 0.0, ses[:, ATTEMPTS] + answered)
-        new_ses[:, LAST] = a
-        new_ses[:, RUN] = run
-        all_right = answered & (correct == items)
-        new_ses[:, STREAK] = np.where(answered, (ses[:, STREAK] + 1.0) * all_right, ses[:, STREAK])
-        new_ses[:, ERROR] = np.where(answered, ~solved, err * not_remedial)
-        new_ses[:, ACCURACY] = np.where(answered, 0.7 * ses[:, ACCURACY] + 0.3 * score, ses[:, 8])
-
-        new_at_k = at_k if new_k is k else _flat_index(new_k)
-        signals = detect(
-            new_mind, new_ses[:, ACCURACY], new_ses[:, STREAK], new_m.take(new_at_k),
-            tr[:, CURIOSITY], tr[:, ANXIETY], u[:, 6:],
+        reward = np.empty(n, dtype=np.float32)
+        flags = np.empty((n, 3), dtype=bool)
+        counts = np.empty((n, 4), dtype=np.int64)
+        values = np.empty((n, _VALUES), dtype=np.float32)
+        _advance(
+            *state[:6], actions.astype(np.int64, copy=False), u, *new[:4], *new[5:],
+            reward, flags, counts, values,
         )  # fmt: skip
-        new_state = StudentState(new_m, est, var, new_mind, tr, new_ses, signals)
-        reward = REWARD_SCALE * (_row_sum(new_m) - _row_sum(m))
         info = {
-            "true_mastery": new_m.astype(np.float32),
-            "quit": quit_,
-            "mastered": mastered,
-            "learning_effect": (tr[:, LEARN] * effect).astype(np.float32),
-            "items": items,
-            "correct": correct,
-            "topic": new_k,
-            "estimate_error": (_row_sum(np.abs(est - new_m)) / NUM_TOPICS).astype(np.float32),
-            "affect": new_mind[:, :4].astype(np.float32),
-            "efficiency": new_mind[:, EFF].astype(np.float32),
-            "population": tr[:, POP].astype(np.int64),
+            "true_mastery": values[:, _TRUE_MASTERY:_AFFECT],
+            "quit": flags[:, _QUIT],
+            "mastered": flags[:, _MASTERED],
+            "learning_effect": values[:, _EFFECT],
+            "items": counts[:, _ITEMS],
+            "correct": counts[:, _CORRECT],
+            "topic": counts[:, _TOPIC],
+            "estimate_error": values[:, _ESTIMATE_ERROR],
+            "affect": values[:, _AFFECT:],
+            "efficiency": values[:, _EFFICIENCY],
+            "population": counts[:, _POPULATION],
         }
-        return new_state, reward.astype(np.float32), quit_ | mastered, info
+        return new, reward, flags[:, _TERMINATED], info
 
     def observe(self, state: StudentState) -> np.ndarray:
         """``[N, 20]`` float32 observations in [0, 1] (layout: the env's docstring)."""
-        session = np.minimum(state.session[:, _SESSION_COLUMNS] * self._obs_scale, 1.0)
-        return np.concatenate([state.estimate, state.signals, session], axis=1, dtype=np.float32)
+        obs = np.empty((state.estimate.shape[0], OBS_DIM), dtype=np.float32)
+        _observe(state.estimate, state.signals, state.session, self._obs_scale, obs)
+        return obs
 
 
-_ONE_HOT = np.eye(NUM_TOPICS)
-# Per-strategy parameters as rows (``_BY_STRATEGY.take(a, axis=1)`` gathers them all);
-# boolean properties are stored as 0.0 / 1.0, which multiply exactly like booleans.
-_STRATEGIES = np.arange(NUM_STRATEGIES)
-_BY_STRATEGY = np.stack(
-    [DEMAND, WIDTH, EFFICACY, REMEDY, MISCONCEPTION, HINT_STEP, TEACHES, NOMINAL_GAIN]
-    + [_STRATEGIES == _EXPLORATORY, _STRATEGIES == _MOTIVATIONAL]
-    + [_STRATEGIES == _METACOGNITIVE, _STRATEGIES != _REMEDIAL]
-).astype(np.float64)
-_BY_TOPIC = np.stack([DIFFICULTY, 1.0 - DIFFICULTY, np.arange(NUM_TOPICS) == 0]).astype(np.float64)
-# Which of the four answer slots count when ``items`` are asked, as the four bytes of
-# one uint32 (see the count of right answers in ``transition``).
-_ITEM_SLOTS = np.arange(QUIZ_ITEMS)[None, :] < np.arange(QUIZ_ITEMS + 1)[:, None]
-_ITEM_MASK = np.ascontiguousarray(_ITEM_SLOTS).view(np.uint32)[:, 0]
+_DRAWS = QUIZ_ITEMS + 2 + NUM_SIGNALS
+"""Uniforms per student and step: answers, learning noise, quitting, detector noise."""
+_LEARN_DRAW, _QUIT_DRAW, _SIGNAL_DRAWS = QUIZ_ITEMS, QUIZ_ITEMS + 1, QUIZ_ITEMS + 2
+# Columns of the step outputs ``_advance`` writes besides the next state: flags
+# (bool), counts (int64) and values (float32), of which ``info`` holds views.
+_TERMINATED, _QUIT, _MASTERED = range(3)
+_ITEMS, _CORRECT, _TOPIC, _POPULATION = range(4)
+_EFFECT, _ESTIMATE_ERROR, _EFFICIENCY, _TRUE_MASTERY = range(4)
+_AFFECT = _TRUE_MASTERY + NUM_TOPICS
+_VALUES = _AFFECT + 4
 _SESSION_COLUMNS = np.array([T, HINT, ATTEMPTS, TOPIC])
 
 
-def _clip(x: Any, lo: float, hi: float) -> np.ndarray:
-    """``np.clip`` without its Python-level dispatch (a large share of a small step)."""
-    return np.minimum(np.maximum(x, lo), hi)
+@inlined
+def _unit(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
 
 
-def _row_sum(x: np.ndarray) -> np.ndarray:
-    """Row sums of ``[N, 4]``, in the left-to-right order of ``np.sum`` over a length-4 axis.
+@compiled
+def _fill(
+    m: np.ndarray,
+    est: np.ndarray,
+    var: np.ndarray,
+    mind: np.ndarray,
+    tr: np.ndarray,
+    ses: np.ndarray,
+    signals: np.ndarray,
+    rows: np.ndarray,
+    pop: np.ndarray,
+    z: np.ndarray,
+    mastery_noise: np.ndarray,
+    engagement: np.ndarray,
+    boredom: np.ndarray,
+    u: np.ndarray,
+) -> None:
+    """Write fresh students into rows ``rows [R]`` of the fields of a :class:`StudentState`.
 
-    NumPy's pairwise summation starts at 8 terms, so below that it adds in order; the
-    column adds are several times faster than a reduction over a short last axis.
+    The student of ``rows[r]`` comes from population ``pop[r]`` with trait noise
+    ``z [R, 8]`` (standard normal), prior-mastery noise ``mastery_noise [R, 4]``,
+    starting ``engagement`` and ``boredom`` ``[R]``, and detector noise ``u [R, 12]``.
     """
-    return x[:, 0] + x[:, 1] + x[:, 2] + x[:, 3]
+    for r in range(rows.shape[0]):
+        i, p = rows[r], pop[r]
+        for t in range(8):
+            drawn = _TRAIT_MEAN[p, t] + _TRAIT_SPREAD[t] * min(max(z[r, t], -2.0), 2.0)
+            tr[i, t] = min(max(drawn, 0.002), 0.95)
+        tr[i, POP] = p
+        for j in range(NUM_TOPICS):
+            m[i, j] = _unit(_PRIOR_MASTERY[p, j] + mastery_noise[r, j])
+            est[i, j] = PRIOR_ESTIMATE[j]
+            var[i, j] = PRIOR_VARIANCE
+        mind[i, :] = 0.0
+        mind[i, E] = engagement[r]
+        mind[i, F] = 0.15 * tr[i, ANXIETY]
+        mind[i, B] = boredom[r]
+        mind[i, EFF] = 1.0
+        ses[i, :] = 0.0
+        ses[i, LAST] = -1.0
+        ses[i, ACCURACY] = 0.5
+        detect_one(
+            signals, i, mind, ses[i, ACCURACY], ses[i, STREAK], m[i, 0], tr[i, CURIOSITY],
+            tr[i, ANXIETY], u, r, 0,
+        )  # fmt: skip
 
 
-def _row_min(x: np.ndarray) -> np.ndarray:
-    """Row minima of ``[N, 4]`` (as ``_row_sum``, faster than a short-axis reduction)."""
-    return np.minimum(np.minimum(x[:, 0], x[:, 1]), np.minimum(x[:, 2], x[:, 3]))
+@compiled
+def _advance(
+    m: np.ndarray,
+    est: np.ndarray,
+    var: np.ndarray,
+    mind: np.ndarray,
+    tr: np.ndarray,
+    ses: np.ndarray,
+    actions: np.ndarray,
+    u: np.ndarray,
+    new_m: np.ndarray,
+    new_est: np.ndarray,
+    new_var: np.ndarray,
+    new_mind: np.ndarray,
+    new_ses: np.ndarray,
+    signals: np.ndarray,
+    reward: np.ndarray,
+    flags: np.ndarray,
+    counts: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """One step of ``N`` students: the model of the module docstring, written once.
 
-
-def _flat_index(k: np.ndarray) -> np.ndarray:
-    """Index of entry ``(i, k[i])`` of a C-contiguous ``[N, 4]`` array, for ``take``."""
-    return np.arange(0, k.shape[0] * NUM_TOPICS, NUM_TOPICS) + k
-
-
-def _next_topic(
-    k: np.ndarray, at_k: np.ndarray, quiz: np.ndarray, correct: np.ndarray, est: np.ndarray
-) -> np.ndarray:
-    """Topic after a quiz: pass -> next (after the last, the weakest); fail -> maybe back.
-
-    Returns ``k`` itself when no student took a quiz (most steps of one student).
+    Reads the fields of a :class:`StudentState` (``m`` .. ``ses``), ``actions [N]`` and
+    ``u [N, 18]`` uniforms; writes the next state's fields (``new_est`` and ``new_var``
+    hold copies of ``est`` and ``var`` on entry and are updated in place) and the
+    step's outputs: ``reward [N]`` float32, ``flags [N, 3]`` (terminated, quit,
+    mastered), ``counts [N, 4]`` int64 and ``values [N, 11]`` float32 (the columns
+    named above ``_advance``).
     """
-    if not np.count_nonzero(quiz):  # cheaper than ``quiz.any()`` on small arrays
-        return k
-    passed = quiz & (correct >= QUIZ_PASS)
-    back = quiz & (correct <= 1) & (k > 0) & (est.take(at_k - 1) < 0.5)
-    new_k = k - back
-    if np.count_nonzero(passed):
-        ahead = k[passed] + 1
-        # After the last topic, the weakest; argmin only over the rows that need it.
-        beyond = ahead == NUM_TOPICS
-        if np.count_nonzero(beyond):
-            ahead[beyond] = np.argmin(est[passed][beyond], axis=1)
-        new_k[passed] = ahead
-    return new_k
+    for i in range(actions.shape[0]):
+        a = actions[i]
+        k = int(ses[i, TOPIC])
+        mk = m[i, k]
+        eng, conf, frus, bore, fat, eff = (
+            mind[i, E],
+            mind[i, C],
+            mind[i, F],
+            mind[i, B],
+            mind[i, G],
+            mind[i, EFF],
+        )
+        learn_rate, anx = tr[i, LEARN], tr[i, ANXIETY]
+        demand, width, efficacy = DEMAND[a], WIDTH[a], EFFICACY[a]
+        teaches = EFFICACY[a] > 0.0
+        motivate = 1.0 if a == _MOTIVATIONAL else 0.0
+
+        # Learning: BKT's learn transition scaled by the strategy's fit to the zone.
+        zone = min(max((mk - DIFFICULTY[k]) / (1.0 - DIFFICULTY[k]), 0.0), 1.0)
+        fit = efficacy * np.exp(-(((demand - zone) / width) ** 2))
+        err = ses[i, ERROR]
+        fit = fit * (1.0 - MISCONCEPTION[a] * err) + REMEDY[a] * err
+        run = ses[i, RUN] + 1.0 if a == ses[i, LAST] else 1.0
+        prereq_mastery = m[i, k - 1] if k > 0 else 1.0
+        prereq = 0.2 + 0.8 * min(prereq_mastery / 0.8, 1.0)
+        focus = min(max(0.35 + 0.65 * eng - 0.45 * frus - 0.35 * bore - 0.4 * fat, 0.05), 1.0)
+        effect = fit * eff * prereq * focus / (1.0 + 0.3 * (run - 1.0))
+        gain = learn_rate * effect * (1.0 - mk) * (0.5 + u[i, _LEARN_DRAW])
+        forget_rate = tr[i, FORGET]
+        for j in range(NUM_TOPICS):
+            mj = m[i, j]
+            practised = j == k and teaches
+            forget = 0.0 if practised else forget_rate * mj * (1.0 - 0.5 * mj)
+            new_m[i, j] = _unit(mj - forget + (gain if j == k else 0.0))
+
+        # Answers on the current topic, after this step's instruction.
+        items = ITEMS[a]
+        hint = min(ses[i, HINT] + HINT_STEP[a], 1.0)
+        quiz = a == _ASSESSMENT
+        slip = tr[i, SLIP] + 0.15 * frus + 0.1 * fat + (0.15 * anx if quiz else 0.0)
+        slip = min(slip, 0.6)
+        guess = tr[i, GUESS] + 0.3 * hint * (1.0 - tr[i, GUESS])
+        p = guess + (1.0 - slip - guess) * new_m[i, k]
+        correct = 0
+        for item in range(items):
+            if u[i, item] < p:
+                correct += 1
+        answered = items > 0
+        score = correct / items if answered else 0.0
+        wrong = (1.0 - score) if answered else 0.0
+        right = score  # the share of right answers; 0 when nothing was asked
+
+        # The tutor's knowledge-tracing estimate: predict forward, then update on answers.
+        track(new_est, new_var, i, k, teaches, NOMINAL_GAIN[a], hint, score, items)
+
+        # Affect: the zone decides between confusion (too hard) and boredom (too easy).
+        gap = demand - zone
+        too_hard = _unit(gap - 0.15) if teaches else 0.0
+        too_easy = _unit(-gap - 0.3) if teaches else 0.0
+        mismatch = _unit(0.5 - fit) if teaches else 0.0
+        repeat = min(run - 1.0, 3.0)
+        new_conf = conf + 0.6 * too_hard * (1 - conf) - conf * (0.15 + 0.3 * right)
+        new_frus = frus + (1 - frus) * (0.5 + anx) * (
+            0.3 * conf * wrong + 0.05 * mismatch * repeat + 0.1 * too_hard
+        )
+        new_frus = new_frus - frus * (0.05 + 0.45 * motivate + 0.1 * right)
+        explore_interest = tr[i, CURIOSITY] if a == _EXPLORATORY else 0.0
+        new_bore = bore + (1 - bore) * (0.35 * too_easy + 0.04 * repeat + 0.02 * fat)
+        new_bore = new_bore - bore * (0.05 + 0.35 * explore_interest + 0.15 * motivate)
+        target = _unit(1.0 - 0.6 * new_frus - 0.7 * new_bore - 0.4 * fat)
+        new_eng = eng + 0.35 * (target - eng) + 0.35 * motivate * (1.0 - eng)
+        new_fat = _unit(fat + tr[i, FATIGUE_RATE] * (1.0 + demand) - 0.06 * motivate)
+
+        # Quitting: frustration, boredom, fatigue and disengagement above persistence.
+        risk = 0.8 * new_frus + 0.6 * new_bore + 0.2 * new_fat + 0.2 * (1.0 - new_eng)
+        quit_ = u[i, _QUIT_DRAW] < 0.5 * _unit(risk - tr[i, PERSIST] - 0.1)
+        new_mind[i, E] = _unit(new_eng)
+        new_mind[i, C] = _unit(new_conf)
+        new_mind[i, F] = _unit(new_frus)
+        new_mind[i, B] = _unit(new_bore)
+        new_mind[i, G] = new_fat
+        new_mind[i, EFF] = eff + 0.5 * (1.5 - eff) if a == _METACOGNITIVE else eff
+
+        # Session bookkeeping; a passed quiz advances, a failed one may step back.
+        new_k = k
+        if quiz and correct >= QUIZ_PASS:
+            new_k = k + 1
+            if new_k == NUM_TOPICS:  # after the last topic, the weakest
+                new_k = 0
+                for j in range(1, NUM_TOPICS):
+                    if new_est[i, j] < new_est[i, new_k]:
+                        new_k = j
+        elif quiz and correct <= 1 and k > 0 and new_est[i, k - 1] < 0.5:
+            new_k = k - 1
+        moved = new_k != k
+        solved = score >= 0.5
+        new_ses[i, T] = ses[i, T] + 1.0
+        new_ses[i, TOPIC] = new_k
+        new_ses[i, HINT] = 0.0 if moved or (answered and solved) else hint
+        new_ses[i, ATTEMPTS] = (
+            0.0 if moved or solved else ses[i, ATTEMPTS] + (1.0 if answered else 0.0)
+        )
+        new_ses[i, LAST] = a
+        new_ses[i, RUN] = run
+        streak = ses[i, STREAK]
+        accuracy = ses[i, ACCURACY]
+        if answered:
+            streak = streak + 1.0 if correct == items else 0.0
+            accuracy = 0.7 * accuracy + 0.3 * score
+            new_ses[i, ERROR] = 0.0 if solved else 1.0
+        else:
+            new_ses[i, ERROR] = 0.0 if a == _REMEDIAL else err
+        new_ses[i, STREAK] = streak
+        new_ses[i, ACCURACY] = accuracy
+        detect_one(
+            signals, i, new_mind, accuracy, streak, new_m[i, new_k], tr[i, CURIOSITY], anx, u, i,
+            _SIGNAL_DRAWS,
+        )  # fmt: skip
+
+        total_before, total_after, lowest, estimate_error = 0.0, 0.0, 1.0, 0.0
+        for j in range(NUM_TOPICS):
+            total_before += m[i, j]
+            total_after += new_m[i, j]
+            lowest = min(lowest, new_m[i, j])
+            estimate_error += abs(new_est[i, j] - new_m[i, j])
+        reward[i] = REWARD_SCALE * (total_after - total_before)
+        mastered = lowest >= MASTERED
+        flags[i, _TERMINATED] = quit_ or mastered
+        flags[i, _QUIT] = quit_
+        flags[i, _MASTERED] = mastered
+        counts[i, _ITEMS] = items
+        counts[i, _CORRECT] = correct
+        counts[i, _TOPIC] = new_k
+        counts[i, _POPULATION] = int(tr[i, POP])
+        values[i, _EFFECT] = learn_rate * effect
+        values[i, _ESTIMATE_ERROR] = estimate_error / NUM_TOPICS
+        values[i, _EFFICIENCY] = new_mind[i, EFF]
+        for j in range(NUM_TOPICS):
+            values[i, _TRUE_MASTERY + j] = new_m[i, j]
+            values[i, _AFFECT + j] = new_mind[i, j]
+
+
+@compiled
+def _observe(
+    est: np.ndarray, signals: np.ndarray, ses: np.ndarray, scale: np.ndarray, obs: np.ndarray
+) -> None:
+    """Write ``[N, 20]`` observations: estimate, detector signals, scaled session columns."""
+    for i in range(obs.shape[0]):
+        for j in range(NUM_TOPICS):
+            obs[i, j] = est[i, j]
+        for j in range(NUM_SIGNALS):
+            obs[i, NUM_TOPICS + j] = signals[i, j]
+        for j in range(_SESSION_COLUMNS.shape[0]):
+            obs[i, NUM_TOPICS + NUM_SIGNALS + j] = min(ses[i, _SESSION_COLUMNS[j]] * scale[j], 1.0)

@@ -10,50 +10,59 @@ from __future__ import annotations
 
 import numpy as np
 
+from lucidgym.jit import inlined
+
 NOMINAL_GUESS, NOMINAL_SLIP, NOMINAL_FORGET = 0.2, 0.1, 0.008
 """The answer model and forgetting the tutor assumes (not the student's own)."""
+MAX_VARIANCE = 0.25
+"""The variance of a distribution on [0, 1] is at most 1/4."""
 
 
+@inlined
 def track(
     est: np.ndarray,
     var: np.ndarray,
-    here: np.ndarray,
-    practised: np.ndarray,
-    nominal_gain: np.ndarray,
-    at_k: np.ndarray,
-    hint: np.ndarray,
-    score: np.ndarray,
-    answered: np.ndarray,
-    n_items: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The tutor's posterior over mastery: a Kalman step with BKT's answer model.
+    i: int,
+    topic: int,
+    teaches: bool,
+    nominal_gain: float,
+    hint: float,
+    score: float,
+    items: int,
+) -> None:
+    """One Kalman step of student ``i``'s posterior over mastery, in place.
+
+    Rows are indexed rather than passed as views: a view costs reference counting
+    on every call. Every topic is predicted forward (nominal forgetting; nominal learning on the
+    practised one); the current topic is then updated from the answers, if any.
 
     Args:
-        est: ``[N, 4]`` posterior means of mastery before the step.
-        var: ``[N, 4]`` posterior variances before the step.
-        here: ``[N, 4]`` one-hot of each student's current topic.
-        practised: ``[N, 4]`` ``here`` where the strategy teaches, else 0.
-        nominal_gain: ``[N]`` the assumed learn transition of each student's strategy.
-        at_k: ``[N]`` flat index of entry ``(i, topic)`` of an ``[N, 4]`` array.
-        hint: ``[N]`` hint level in [0, 1] the answers were given with.
-        score: ``[N]`` fraction of the asked items answered right (0 if none asked).
-        answered: ``[N]`` whether any item was asked.
-        n_items: ``[N]`` items asked, at least 1.
-
-    Returns:
-        ``(est, var)``, both ``[N, 4]``, after the prediction and the answer update.
+        est: ``[N, 4]`` posterior means of mastery; row ``i`` is overwritten.
+        var: ``[N, 4]`` posterior variances; row ``i`` is overwritten.
+        i: the student.
+        topic: the topic worked on this step.
+        teaches: whether the strategy teaches (practises the topic).
+        nominal_gain: the assumed learn transition of the strategy.
+        hint: hint level in [0, 1] the answers were given with.
+        score: fraction of the asked items answered right (0 if none asked).
+        items: items asked (0 for none).
     """
-    learn = here * nominal_gain[:, None]
-    est = est + learn * (1.0 - est) - NOMINAL_FORGET * est * (1.0 - practised)
-    var = var + 0.0004 + 0.004 * learn
-    mu_prior, v_prior = est.take(at_k), var.take(at_k)
-    guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
-    slope = 1.0 - NOMINAL_SLIP - guess
-    p = guess + slope * mu_prior
-    noise = p * (1.0 - p) / n_items + 0.01
-    gain = answered * (slope * v_prior / (slope * slope * v_prior + noise))  # all terms > 0
-    mu = np.minimum(np.maximum(mu_prior + gain * (score - p), 0.0), 1.0)
-    v = v_prior * (1.0 - gain * slope)
-    est = est + here * (mu - mu_prior)[:, None]
-    var = np.minimum(var + here * (v - v_prior)[:, None], 0.25)
-    return est, var
+    for j in range(est.shape[1]):
+        learn = nominal_gain if j == topic else 0.0
+        practised = 1.0 if (j == topic and teaches) else 0.0
+        est[i, j] = (
+            est[i, j] + learn * (1.0 - est[i, j]) - NOMINAL_FORGET * est[i, j] * (1.0 - practised)
+        )
+        var[i, j] = var[i, j] + 0.0004 + 0.004 * learn
+    mu_prior, v_prior = est[i, topic], var[i, topic]
+    if items > 0:
+        guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
+        slope = 1.0 - NOMINAL_SLIP - guess
+        p = guess + slope * mu_prior
+        noise = p * (1.0 - p) / items + 0.01
+        gain = slope * v_prior / (slope * slope * v_prior + noise)
+        mu = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
+        est[i, topic] = mu
+        var[i, topic] = v_prior * (1.0 - gain * slope)
+    for j in range(var.shape[1]):
+        var[i, j] = min(var[i, j], MAX_VARIANCE)
