@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lucidgym.jit import compiled
+
 MIN_SIZE = 8
 """The smallest grid side the family accepts."""
 DOT = 255
@@ -145,9 +147,7 @@ class MovingDotKernel:
         dy, dx = np.meshgrid(d, d, indexing="ij")
         disk = dx**2 + dy**2 <= r * r + r
         self._dot_offsets = (dy[disk] * size + dx[disk]).astype(np.intp)
-        self._centre_column = int(np.flatnonzero(self._dot_offsets == 0)[0])
         self._discrete_push = _DISCRETE_ACCELERATION * config.accel
-        self._starts = np.zeros(0, dtype=np.intp)
         g = self.goal_radius
         e = np.arange(-g, g + 1)
         ey, ex = np.meshgrid(e, e, indexing="ij")
@@ -232,37 +232,22 @@ class MovingDotKernel:
         """
         cfg = self.config
         actions = np.asarray(actions)
-        dot = np.empty_like(state.dot)
-        pos, vel = dot[:, :2], dot[:, 2:]
         if cfg.continuous:
-            np.clip(actions.reshape(-1, 2), -1.0, 1.0, out=vel)
-            vel *= cfg.accel
+            push = np.clip(actions.reshape(-1, 2), -1.0, 1.0).astype(np.float64)
+            push *= cfg.accel
         else:
-            np.take(self._discrete_push, actions.reshape(-1), axis=0, out=vel)
-        vel += cfg.damping * state.dot[:, 2:]
-        np.add(state.dot[:, :2], vel, out=pos)
-        self.reflect(pos, vel)
-        offset = pos - state.goal
-        distance = np.hypot(offset[:, 0], offset[:, 1])
-        arrived = distance <= self.arrival_radius
-        reward = distance.astype(np.float32)
-        reward *= np.float32(-1.0 / self.max_distance)
-        np.add(reward, np.float32(cfg.arrival_bonus), out=reward, where=arrived)
+            push = self._discrete_push.take(actions.reshape(-1), axis=0)
+        n = push.shape[0]
+        dot = np.empty_like(state.dot)
+        reward = np.empty(n, dtype=np.float32)
+        arrived = np.empty(n, dtype=bool)
+        _move(
+            state.dot, state.goal, push, cfg.damping, self.low, self.high,
+            self.arrival_radius, np.float32(-1.0 / self.max_distance),
+            np.float32(cfg.arrival_bonus), dot, reward, arrived,
+        )  # fmt: skip
         next_state = MovingDotState(dot, state.goal, state.scene)
         return next_state, reward, arrived, {"success": arrived}
-
-    def reflect(self, pos: np.ndarray, vel: np.ndarray) -> None:
-        """Mirror positions past a wall back inside and turn their velocity around.
-
-        ``pos`` and ``vel`` are ``[N, 2]``, changed in place. A final clip keeps even an
-        absurd velocity (from ``set_state``) on the grid.
-        """
-        inside = np.clip(pos, self.low, self.high)
-        past = pos - inside
-        np.negative(vel, out=vel, where=past != 0)
-        # bound - (pos - bound): the mirror image of pos in the wall it crossed.
-        np.subtract(inside, past, out=pos)
-        np.clip(pos, self.low, self.high, out=pos)
 
     # -- what is seen -----------------------------------------------------------------
 
@@ -282,22 +267,13 @@ class MovingDotKernel:
     def look(self, state: MovingDotState) -> tuple[np.ndarray, dict[str, Any]]:
         """:meth:`observe` and :meth:`describe` in one pass over the batch."""
         n, size = state.dot.shape[0], self.config.size
-        frame = state.scene.reshape(-1).copy()
-        pixels = (self._centre(state.dot) + self._frame_starts(n))[:, None] + self._dot_offsets
-        under = frame[pixels]
-        occluded = under[:, self._centre_column] == OCCLUDER
-        # An occluded dot is not drawn at all, and occluders cover the rim of a visible one.
-        draw = under != OCCLUDER
-        draw &= ~occluded[:, None]
-        frame[pixels] = np.where(draw, np.uint8(DOT), under)
-        info = {"state": state.dot.copy(), "occluded": occluded}
-        return frame.reshape(n, 1, size, size), info
-
-    def _frame_starts(self, n: int) -> np.ndarray:
-        # Flat index of each frame's first pixel in a batch of n, kept for the usual n.
-        if self._starts.shape[0] != n:
-            self._starts = np.arange(n, dtype=np.intp) * (self.config.size**2)
-        return self._starts
+        frames = np.empty((n, 1, size, size), dtype=np.uint8)
+        occluded = np.empty(n, dtype=bool)
+        _draw(
+            state.scene.reshape(n, -1), state.dot, self._dot_offsets, size,
+            frames.reshape(n, -1), occluded,
+        )  # fmt: skip
+        return frames, {"state": state.dot.copy(), "occluded": occluded}
 
     def dot_pixels(self, dot: np.ndarray) -> np.ndarray:
         """``[N, P]`` flat pixel indices (within one frame) covered by ``dot [N, >=2]``."""
@@ -308,3 +284,70 @@ class MovingDotKernel:
         centre = cell[:, 1] * self.config.size
         centre += cell[:, 0]
         return centre
+
+
+@compiled
+def _move(
+    dot: np.ndarray,
+    goal: np.ndarray,
+    push: np.ndarray,
+    damping: float,
+    low: float,
+    high: float,
+    arrival_radius: float,
+    reward_scale: np.float32,
+    bonus: np.float32,
+    new_dot: np.ndarray,
+    reward: np.ndarray,
+    arrived: np.ndarray,
+) -> None:
+    """Move ``N`` dots one step: accelerate, damp, reflect off the walls, score.
+
+    Reads ``dot [N, 4]`` (x, y, vx, vy), ``goal [N, 2]`` and the accelerations ``push
+    [N, 2]``; writes ``new_dot [N, 4]``, ``reward [N]`` float32 (``reward_scale`` times
+    the distance to the goal, plus ``bonus`` on arrival) and ``arrived [N]``.
+    """
+    for i in range(dot.shape[0]):
+        for axis in range(2):
+            vel = push[i, axis] + damping * dot[i, 2 + axis]
+            pos = dot[i, axis] + vel
+            inside = min(max(pos, low), high)
+            past = pos - inside
+            if past != 0.0:
+                vel = -vel
+            # inside - past: the mirror image of pos in the wall it crossed, clipped so
+            # that even an absurd velocity (from ``set_state``) stays on the grid.
+            new_dot[i, axis] = min(max(inside - past, low), high)
+            new_dot[i, 2 + axis] = vel
+        distance = np.hypot(new_dot[i, 0] - goal[i, 0], new_dot[i, 1] - goal[i, 1])
+        arrived[i] = distance <= arrival_radius
+        reward[i] = np.float32(distance) * reward_scale
+        if arrived[i]:
+            reward[i] += bonus
+
+
+@compiled
+def _draw(
+    scene: np.ndarray,
+    dot: np.ndarray,
+    offsets: np.ndarray,
+    size: int,
+    frames: np.ndarray,
+    occluded: np.ndarray,
+) -> None:
+    """Draw ``N`` frames: each scene ``[N, H * W]`` with its dot where nothing hides it.
+
+    ``offsets [P]`` are the dot's pixels relative to its centre pixel (flat indices).
+    A dot whose centre pixel lies under an occluder is not drawn at all (``occluded``),
+    and occluders cover the rim of a visible one.
+    """
+    for i in range(scene.shape[0]):
+        for p in range(scene.shape[1]):
+            frames[i, p] = scene[i, p]
+        centre = int(np.rint(dot[i, 1])) * size + int(np.rint(dot[i, 0]))
+        occluded[i] = scene[i, centre] == OCCLUDER
+        if occluded[i]:
+            continue
+        for offset in offsets:
+            if scene[i, centre + offset] != OCCLUDER:
+                frames[i, centre + offset] = DOT
