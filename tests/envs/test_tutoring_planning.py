@@ -4,7 +4,7 @@ With the true simulator as its model, a small lookahead planner must beat the be
 one-step greedy policy by at least 20% and the expert rules too: the student's delayed
 effects (metacognition, motivation, affect, topic advancement by assessment) make
 planning worth it. All 200 episodes run as one batch of kernel arrays; measured on
-200 mixed students: greedy 4.3, expert 21.2, planner 22.4 mean return.
+200 mixed students: greedy 4.3, expert 21.1, planner 22.6 mean return.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class _CommonDraws:
     def __init__(self, rng: np.random.Generator, students: int, samples: int) -> None:
         self.rng, self.students, self.samples = rng, students, samples
 
-    def random(self, size: tuple[int, int]) -> np.ndarray:
+    def random(self, size: tuple[int, int], dtype: type = np.float64) -> np.ndarray:
         rows, d = size
-        shared = self.rng.random((self.students, 1, self.samples, d))
+        shared = self.rng.random((self.students, 1, self.samples, d), dtype=dtype)
         return np.broadcast_to(shared, (self.students, ACTIONS, self.samples, d)).reshape(rows, d)
 
 
@@ -129,7 +129,9 @@ def test_ppo_learns_on_the_registered_env() -> None:
     model = sb3.PPO(
         "MlpPolicy", env, seed=0, n_steps=512, batch_size=128, n_epochs=5, learning_rate=1e-3
     )
-    model.learn(6_144)
-    ppo_return = evaluate(lambda o: int(model.predict(o, deterministic=True)[0]))
+    model.learn(12_288)
+    # The policy as trained, sampling its actions: after this small budget the argmax of
+    # a still-broad policy can lock onto one strategy (never quizzing leaves topic 0).
+    ppo_return = evaluate(lambda o: int(model.predict(o, deterministic=False)[0]))
     print(f"mean return: random {random_return:.2f} ppo {ppo_return:.2f}")
     assert ppo_return > random_return + 2.0

@@ -149,7 +149,7 @@ def _ppo_inside_the_model_beats_random():
               ent_coef=0.01, seed=0, device="cpu")  # fmt: skip
     ppo.learn(8192)
 
-    def mean_return(act, episodes: int = 40) -> float:
+    def mean_return(act, episodes: int = 150) -> float:
         env = gym.make("Tutoring-v0")
         total = 0.0
         for i in range(episodes):

@@ -36,11 +36,13 @@ NUM_SIGNALS = 12
 DETECTOR_NOISE = np.array([0.08, 0.1, 0.07, 0.08, 0, 0.08, 0.08, 0, 0.1, 0.08, 0.1, 0.1])
 """``[12]``: standard deviations of the signals' uniform noise."""
 NOISE_HALF_WIDTH = DETECTOR_NOISE * np.sqrt(3.0)  # uniform noise with these deviations
+NOISY_SIGNALS = int(np.count_nonzero(DETECTOR_NOISE))
+"""Signals with noise (all but accuracy and streak), each taking one uniform per reading."""
 
 
 @inlined
 def _noisy(raw: float, u: float, signal: int) -> float:
-    """A reading plus its uniform noise (``u`` in [0, 1)), clipped to [0, 1]."""
+    """A reading plus the uniform noise of ``signal`` (``u`` in [0, 1)), clipped to [0, 1]."""
     raw += (2.0 * u - 1.0) * NOISE_HALF_WIDTH[signal]
     return min(max(raw, 0.0), 1.0)
 
@@ -74,8 +76,8 @@ def detect_one(
         curiosity: the curiosity trait.
         anxiety: the test-anxiety trait.
         u: ``[R, D]`` uniforms in [0, 1).
-        u_row: the readings' noise comes from row ``u_row`` of ``u``, columns
-            ``first_draw`` to ``first_draw + 11``.
+        u_row: the noise comes from row ``u_row`` of ``u``, columns ``first_draw`` to
+            ``first_draw + 9`` (one per noisy signal, in order).
         first_draw: see ``u_row``.
     """
     e, c, f, b, g = mind[i, 0], mind[i, 1], mind[i, 2], mind[i, 3], mind[i, 4]
@@ -84,12 +86,12 @@ def detect_one(
     out[i, 1] = _noisy(0.6 * e - 0.3 * b + 0.2 * curiosity + 0.15, u[u_row, d + 1], 1)
     out[i, 2] = _noisy(0.5 * e - 0.4 * b - 0.2 * g + 0.45, u[u_row, d + 2], 2)
     out[i, 3] = _noisy(-0.3 * e + 0.4 * c + 0.3 * g - 0.2 * mastery + 0.45, u[u_row, d + 3], 3)
-    out[i, 4] = _noisy(accuracy, u[u_row, d + 4], 4)
-    out[i, 5] = _noisy(0.3 * e - 0.2 * c + 0.5 * mastery + 0.1, u[u_row, d + 5], 5)
-    out[i, 6] = _noisy(0.2 * e - 0.3 * c - 0.2 * g + 0.4 * mastery + 0.35, u[u_row, d + 6], 6)
-    out[i, 7] = _noisy(0.2 * streak, u[u_row, d + 7], 7)
-    out[i, 8] = _noisy(0.1 * c + 0.8 * f + 0.05, u[u_row, d + 8], 8)
+    out[i, 4] = min(max(accuracy, 0.0), 1.0)
+    out[i, 5] = _noisy(0.3 * e - 0.2 * c + 0.5 * mastery + 0.1, u[u_row, d + 4], 5)
+    out[i, 6] = _noisy(0.2 * e - 0.3 * c - 0.2 * g + 0.4 * mastery + 0.35, u[u_row, d + 5], 6)
+    out[i, 7] = min(max(0.2 * streak, 0.0), 1.0)
+    out[i, 8] = _noisy(0.1 * c + 0.8 * f + 0.05, u[u_row, d + 6], 8)
     confidence = -0.3 * f + 0.4 * accuracy + 0.3 * mastery - 0.2 * anxiety + 0.3
-    out[i, 9] = _noisy(confidence, u[u_row, d + 9], 9)
-    out[i, 10] = _noisy(0.3 * e - 0.3 * b + 0.4 * curiosity + 0.1, u[u_row, d + 10], 10)
-    out[i, 11] = _noisy(0.8 * b + 0.1 * g + 0.05, u[u_row, d + 11], 11)
+    out[i, 9] = _noisy(confidence, u[u_row, d + 7], 9)
+    out[i, 10] = _noisy(0.3 * e - 0.3 * b + 0.4 * curiosity + 0.1, u[u_row, d + 8], 10)
+    out[i, 11] = _noisy(0.8 * b + 0.1 * g + 0.05, u[u_row, d + 9], 11)

@@ -183,17 +183,15 @@ class TutoringEnv(KernelEnvMixin[StudentState], gym.Env[np.ndarray, np.int64]):
             act = np.array([action], dtype=np.int64)
         else:
             act = check_action(self.action_space, action, self._name).reshape(1)
-        self._state, reward, terminated, batch_info = self.kernel.transition(
+        self._state, reward, terminated, info = self.kernel.transition_one(
             self._state, act, self.np_random
         )
-        info = {key: value[0] for key, value in batch_info.items()}
-        r = float(reward[0])
-        self._return += r
+        self._return += reward
         if self.render_mode is not None:
-            self._history.append((int(act[0]), r))
+            self._history.append((int(act[0]), reward))
             if self.render_mode == "human":
                 self.render()
-        return self.kernel.observe(self._state)[0], r, bool(terminated[0]), False, info
+        return self.kernel.observe(self._state)[0], reward, terminated, False, info
 
     @property
     def _name(self) -> str:

@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lucidgym.envs.tutoring.detectors import NUM_SIGNALS, detect_one
+from lucidgym.envs.tutoring.detectors import NOISY_SIGNALS, NUM_SIGNALS, detect_one
 from lucidgym.envs.tutoring.tracing import track
 from lucidgym.jit import compiled, inlined
 
@@ -199,21 +199,35 @@ class TutoringKernel:
         mastery_noise = rng.uniform(-0.05, 0.1, (n, NUM_TOPICS))
         engagement = rng.uniform(0.6, 0.9, (n,))
         boredom = rng.uniform(0.0, 0.15, (n,))
-        u = rng.random((n, NUM_SIGNALS))
+        u = rng.random((n, NOISY_SIGNALS), dtype=np.float32)
         _fill(*state, rows, pop, z, mastery_noise, engagement, boredom, u)
 
     def transition(
         self, state: StudentState, actions: np.ndarray, rng: np.random.Generator
     ) -> tuple[StudentState, np.ndarray, np.ndarray, dict[str, Any]]:
         """One tutoring step of every student; see the module docstring for the model."""
+        new, reward, flags, counts, values = self._step(state, actions, rng)
+        return new, reward, flags[:, _TERMINATED], _info(flags, counts, values, slice(None))
+
+    def transition_one(
+        self, state: StudentState, action: np.ndarray, rng: np.random.Generator
+    ) -> tuple[StudentState, float, bool, dict[str, Any]]:
+        """:meth:`transition` of a batch of one, with a scalar reward, flag and ``info``."""
+        new, reward, flags, counts, values = self._step(state, action, rng)
+        return new, float(reward[0]), bool(flags[0, _TERMINATED]), _info(flags, counts, values, 0)
+
+    def _step(
+        self, state: StudentState, actions: np.ndarray, rng: np.random.Generator
+    ) -> tuple[StudentState, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = actions.shape[0]
         # Every random number of the step, drawn at once: four answers, the learning
-        # noise, the quitting draw and the twelve detector noises.
-        u = rng.random((n, _DRAWS))
+        # noise, the quitting draw and the ten detector noises (single precision is
+        # plenty for noise and halves the generator's work).
+        u = rng.random((n, _DRAWS), dtype=np.float32)
         new = StudentState(
             np.empty_like(state.mastery),
-            state.estimate.copy(),
-            state.variance.copy(),
+            np.empty_like(state.estimate),
+            np.empty_like(state.variance),
             np.empty_like(state.mind),
             state.traits,
             np.empty_like(state.session),
@@ -227,20 +241,7 @@ class TutoringKernel:
             *state[:6], actions.astype(np.int64, copy=False), u, *new[:4], *new[5:],
             reward, flags, counts, values,
         )  # fmt: skip
-        info = {
-            "true_mastery": values[:, _TRUE_MASTERY:_AFFECT],
-            "quit": flags[:, _QUIT],
-            "mastered": flags[:, _MASTERED],
-            "learning_effect": values[:, _EFFECT],
-            "items": counts[:, _ITEMS],
-            "correct": counts[:, _CORRECT],
-            "topic": counts[:, _TOPIC],
-            "estimate_error": values[:, _ESTIMATE_ERROR],
-            "affect": values[:, _AFFECT:],
-            "efficiency": values[:, _EFFICIENCY],
-            "population": counts[:, _POPULATION],
-        }
-        return new, reward, flags[:, _TERMINATED], info
+        return new, reward, flags, counts, values
 
     def observe(self, state: StudentState) -> np.ndarray:
         """``[N, 20]`` float32 observations in [0, 1] (layout: the env's docstring)."""
@@ -249,7 +250,7 @@ class TutoringKernel:
         return obs
 
 
-_DRAWS = QUIZ_ITEMS + 2 + NUM_SIGNALS
+_DRAWS = QUIZ_ITEMS + 2 + NOISY_SIGNALS
 """Uniforms per student and step: answers, learning noise, quitting, detector noise."""
 _LEARN_DRAW, _QUIT_DRAW, _SIGNAL_DRAWS = QUIZ_ITEMS, QUIZ_ITEMS + 1, QUIZ_ITEMS + 2
 # Columns of the step outputs ``_advance`` writes besides the next state: flags
@@ -260,6 +261,25 @@ _EFFECT, _ESTIMATE_ERROR, _EFFICIENCY, _TRUE_MASTERY = range(4)
 _AFFECT = _TRUE_MASTERY + NUM_TOPICS
 _VALUES = _AFFECT + 4
 _SESSION_COLUMNS = np.array([T, HINT, ATTEMPTS, TOPIC])
+
+
+def _info(
+    flags: np.ndarray, counts: np.ndarray, values: np.ndarray, row: int | slice
+) -> dict[str, Any]:
+    """``info`` of one student (``row`` an int) or of all (``slice(None)``), as views."""
+    return {
+        "true_mastery": values[row, _TRUE_MASTERY:_AFFECT],
+        "quit": flags[row, _QUIT],
+        "mastered": flags[row, _MASTERED],
+        "learning_effect": values[row, _EFFECT],
+        "items": counts[row, _ITEMS],
+        "correct": counts[row, _CORRECT],
+        "topic": counts[row, _TOPIC],
+        "estimate_error": values[row, _ESTIMATE_ERROR],
+        "affect": values[row, _AFFECT:],
+        "efficiency": values[row, _EFFICIENCY],
+        "population": counts[row, _POPULATION],
+    }
 
 
 @inlined
@@ -288,7 +308,7 @@ def _fill(
 
     The student of ``rows[r]`` comes from population ``pop[r]`` with trait noise
     ``z [R, 8]`` (standard normal), prior-mastery noise ``mastery_noise [R, 4]``,
-    starting ``engagement`` and ``boredom`` ``[R]``, and detector noise ``u [R, 12]``.
+    starting ``engagement`` and ``boredom`` ``[R]``, and detector noise ``u [R, 10]``.
     """
     for r in range(rows.shape[0]):
         i, p = rows[r], pop[r]
@@ -338,11 +358,9 @@ def _advance(
     """One step of ``N`` students: the model of the module docstring, written once.
 
     Reads the fields of a :class:`StudentState` (``m`` .. ``ses``), ``actions [N]`` and
-    ``u [N, 18]`` uniforms; writes the next state's fields (``new_est`` and ``new_var``
-    hold copies of ``est`` and ``var`` on entry and are updated in place) and the
-    step's outputs: ``reward [N]`` float32, ``flags [N, 3]`` (terminated, quit,
-    mastered), ``counts [N, 4]`` int64 and ``values [N, 11]`` float32 (the columns
-    named above ``_advance``).
+    ``u [N, 16]`` uniforms; writes the next state's fields and the step's outputs:
+    ``reward [N]`` float32, ``flags [N, 3]`` (terminated, quit, mastered), ``counts
+    [N, 4]`` int64 and ``values [N, 11]`` float32 (the columns named above ``_advance``).
     """
     for i in range(actions.shape[0]):
         a = actions[i]
@@ -397,7 +415,7 @@ def _advance(
         right = score  # the share of right answers; 0 when nothing was asked
 
         # The tutor's knowledge-tracing estimate: predict forward, then update on answers.
-        track(new_est, new_var, i, k, teaches, NOMINAL_GAIN[a], hint, score, items)
+        track(est, var, new_est, new_var, i, k, teaches, NOMINAL_GAIN[a], hint, score, items)
 
         # Affect: the zone decides between confusion (too hard) and boredom (too easy).
         gap = demand - zone

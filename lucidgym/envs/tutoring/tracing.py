@@ -22,6 +22,8 @@ MAX_VARIANCE = 0.25
 def track(
     est: np.ndarray,
     var: np.ndarray,
+    new_est: np.ndarray,
+    new_var: np.ndarray,
     i: int,
     topic: int,
     teaches: bool,
@@ -30,15 +32,18 @@ def track(
     score: float,
     items: int,
 ) -> None:
-    """One Kalman step of student ``i``'s posterior over mastery, in place.
+    """One Kalman step of student ``i``'s posterior over mastery.
 
-    Rows are indexed rather than passed as views: a view costs reference counting
-    on every call. Every topic is predicted forward (nominal forgetting; nominal learning on the
-    practised one); the current topic is then updated from the answers, if any.
+    Every topic is predicted forward (nominal forgetting; nominal learning on the
+    practised one); the current topic is then updated from the answers, if any. Rows
+    are indexed rather than passed as views, which the compiled step would have to
+    reference-count.
 
     Args:
-        est: ``[N, 4]`` posterior means of mastery; row ``i`` is overwritten.
-        var: ``[N, 4]`` posterior variances; row ``i`` is overwritten.
+        est: ``[N, 4]`` posterior means of mastery before the step.
+        var: ``[N, 4]`` posterior variances before the step.
+        new_est: ``[N, 4]``; row ``i`` receives the means after the step.
+        new_var: ``[N, 4]``; row ``i`` receives the variances after the step.
         i: the student.
         topic: the topic worked on this step.
         teaches: whether the strategy teaches (practises the topic).
@@ -49,20 +54,17 @@ def track(
     """
     for j in range(est.shape[1]):
         learn = nominal_gain if j == topic else 0.0
-        practised = 1.0 if (j == topic and teaches) else 0.0
-        est[i, j] = (
-            est[i, j] + learn * (1.0 - est[i, j]) - NOMINAL_FORGET * est[i, j] * (1.0 - practised)
-        )
-        var[i, j] = var[i, j] + 0.0004 + 0.004 * learn
-    mu_prior, v_prior = est[i, topic], var[i, topic]
+        forget = 0.0 if (j == topic and teaches) else NOMINAL_FORGET * est[i, j]
+        new_est[i, j] = est[i, j] + learn * (1.0 - est[i, j]) - forget
+        new_var[i, j] = var[i, j] + 0.0004 + 0.004 * learn
+    mu_prior, v_prior = new_est[i, topic], new_var[i, topic]
     if items > 0:
         guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
         slope = 1.0 - NOMINAL_SLIP - guess
         p = guess + slope * mu_prior
         noise = p * (1.0 - p) / items + 0.01
         gain = slope * v_prior / (slope * slope * v_prior + noise)
-        mu = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
-        est[i, topic] = mu
-        var[i, topic] = v_prior * (1.0 - gain * slope)
-    for j in range(var.shape[1]):
-        var[i, j] = min(var[i, j], MAX_VARIANCE)
+        new_est[i, topic] = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
+        new_var[i, topic] = v_prior * (1.0 - gain * slope)
+    for j in range(new_var.shape[1]):
+        new_var[i, j] = min(new_var[i, j], MAX_VARIANCE)
