@@ -143,7 +143,7 @@ class HumanWindow:
                     'pygame is needed for render_mode="human": '
                     'pip install "lucidgym[human]" (or pip install pygame)'
                 ) from err
-            pygame.init()
+            # Only the display: pygame.init() would also open the audio device.
             pygame.display.init()
             pygame.display.set_caption(self.title)
             self._pygame = pygame
