@@ -11,7 +11,7 @@ import pytest
 import lucidgym  # noqa: F401
 from lucidgym.batch import batch_take
 from lucidgym.envs.tutoring import Strategy, StudentState, TutoringEnv, TutoringKernel
-from lucidgym.envs.tutoring import student as S
+from lucidgym.envs.tutoring import parameters as S
 from lucidgym.envs.tutoring.policies import expert_strategy
 
 N = 1000

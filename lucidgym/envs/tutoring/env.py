@@ -14,14 +14,9 @@ from lucidgym.envs.core import (
     check_action,
 )
 from lucidgym.envs.rendering import HumanWindow
+from lucidgym.envs.tutoring.parameters import NUM_STRATEGIES, OBS_DIM
 from lucidgym.envs.tutoring.render import ansi_line, dashboard
-from lucidgym.envs.tutoring.student import (
-    NUM_STRATEGIES,
-    OBS_DIM,
-    StudentState,
-    TutoringKernel,
-    check_population,
-)
+from lucidgym.envs.tutoring.student import StudentState, TutoringKernel, check_population
 
 DEFAULT_HORIZON = 80
 """The registered session length (``max_episode_steps`` of ``Tutoring-v0``)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucidgym.envs.tutoring.student import NUM_TOPICS, Strategy
+from lucidgym.envs.tutoring.parameters import NUM_TOPICS, Strategy
 
 START_STEPS = 2.5 / 80
 """Time elapsed below which the session is starting (its first three steps)."""

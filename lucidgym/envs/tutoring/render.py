@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lucidgym.envs.rendering import draw_bar, draw_text, fill_rect
-from lucidgym.envs.tutoring.student import (
+from lucidgym.envs.tutoring.parameters import (
     EFF,
     NUM_TOPICS,
     POPULATIONS,
@@ -18,9 +18,8 @@ from lucidgym.envs.tutoring.student import (
     F,
     G,
     Strategy,
-    StudentState,
-    TutoringKernel,
 )
+from lucidgym.envs.tutoring.student import StudentState, TutoringKernel
 
 _SHORT = ("SOC", "SCA", "DIR", "EXP", "REM", "ASS", "MOT", "MET")
 _STRATEGY_COLORS = (
