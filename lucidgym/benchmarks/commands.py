@@ -367,9 +367,15 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.policy == "reactive":
         import gymnasium as gym
 
-        # The reactive agent acts on one observation at a time: record from one env.
-        policy = _actor(gym.make(args.env), "reactive", args.seed)
-        num_envs = 1
+        from lucidgym.agents.model_learning import expert_policy
+
+        env = gym.make(args.env)
+        # Rules that act on a batch of observations drive 256 copies of the vector env;
+        # a learned reactive agent acts on one observation at a time, so one env.
+        policy = expert_policy(env, batched=True)
+        if policy is None:
+            policy = _actor(env, "reactive", args.seed)
+            num_envs = 1
     result = record_dataset(
         args.env, args.episodes, policy, args.out, args.seed, progress=True, num_envs=num_envs
     )
