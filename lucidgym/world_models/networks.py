@@ -61,11 +61,14 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         for i in range(stages):
             out_ch = depth * 2 ** min(i, 3)
-            layers += [nn.Conv2d(channels, out_ch, 4, stride=2, padding=1), nn.SiLU()]
+            conv = nn.Conv2d(channels, out_ch, 4, stride=2, padding=1)
+            layers += [conv, nn.GroupNorm(1, out_ch), nn.SiLU()]
             channels = out_ch
         self.convs = nn.Sequential(*layers)
         flat = channels * (height >> stages) * (width >> stages)
-        self.out = nn.Linear(flat, out_dim)
+        # The embedding is normalized: frames that are mostly background would otherwise
+        # give embeddings too faint to be heard beside the recurrent state they join.
+        self.out = nn.Sequential(nn.Linear(flat, out_dim), nn.LayerNorm(out_dim))
 
     def forward(self, x: Tensor) -> Tensor:
         """``[N, C, H, W] -> [N, out_dim]``."""
@@ -89,7 +92,7 @@ class ConvDecoder(nn.Module):
             out_ch = widths[i - 1] if i > 0 else channels
             layers.append(nn.ConvTranspose2d(widths[i], out_ch, 4, stride=2, padding=1))
             if i > 0:
-                layers.append(nn.SiLU())
+                layers += [nn.GroupNorm(1, out_ch), nn.SiLU()]
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

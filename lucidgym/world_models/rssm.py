@@ -8,9 +8,10 @@ sequence pass in ``loss``. Row convention (see :mod:`lucidgym.world_models.base`
 ``h_t = GRU(h_{t-1}, [z_{t-1}, a_{t-1}])`` and the reward and done heads read the
 features ``[h_{t+1}, z_{t+1}]`` after ``action_t``.
 
-Training: reconstruction, reward and done heads; KL with balancing and free bits;
-an open-loop overshooting loss over ``rollout_horizon`` steps; optionally an EMA
-target encoder whose embeddings the posterior features predict (JEPA style).
+Training: reconstruction (values that move within a sequence weigh more, see
+``motion_weight``), reward and done heads; KL with balancing and free bits; an
+open-loop overshooting loss over ``rollout_horizon`` steps; optionally an EMA target
+encoder whose embeddings the posterior features predict (JEPA style).
 
 With ``detach_posterior=True`` the encoder, posterior and decoder form a VAE
 trained on reconstruction (plus KL to ``N(0, I)``), and the transition model (GRU,
@@ -65,6 +66,9 @@ class RSSMConfig:
     """Weight of the KL loss."""
     recon_scale: float = 1.0
     """Weight of the reconstruction loss."""
+    motion_weight: float | None = None
+    """Reconstruction weight ``1 + motion_weight * |x - mean of x over the sequence|`` per
+    value; ``None``: 10 for images (whose moving objects are a few pixels), else 0."""
     reward_scale: float = 1.0
     """Weight of the reward loss."""
     done_scale: float = 1.0
@@ -302,7 +306,12 @@ class RSSMWorldModel(WorldModelBase):
         terms: dict[str, Tensor] = {}
         scales: dict[str, float] = {}
         recon = self._decode(hseq.reshape(b * t, -1), zseq.reshape(b * t, -1))
-        err = (recon.view(b, t, -1) - obs_norm.reshape(b, t, -1)).pow(2).sum(-1)
+        real = obs_norm.reshape(b, t, -1)
+        # Frames are mostly still background: values that move get the extra weight,
+        # without which a small moving object is learnt far later than the scenery.
+        motion = c.motion_weight if c.motion_weight is not None else 10.0 * self.image
+        weight = 1.0 + motion * (real - real.mean(1, keepdim=True)).abs()
+        err = ((recon.view(b, t, -1) - real).pow(2) * weight).sum(-1)
         terms["loss/recon"], scales["loss/recon"] = err.mean(), c.recon_scale
         # Reward and done of action_t come from the features after it (row t + 1).
         step = batch.valid[:, :-1].float()
@@ -331,7 +340,7 @@ class RSSMWorldModel(WorldModelBase):
         scales["loss/kl"] = c.kl_scale
         if c.rollout_horizon > 0 and t > 1:
             terms["loss/rollout"] = self._overshooting(
-                batch, obs_norm, hseq, zseq, act, post_mean, post_std
+                batch, real, weight, hseq, zseq, act, (post_mean, post_std)
             )
             scales["loss/rollout"] = c.rollout_scale
         if self.target_encoder is not None:
@@ -347,18 +356,19 @@ class RSSMWorldModel(WorldModelBase):
     def _overshooting(
         self,
         batch: SequenceBatch,
-        obs_norm: Tensor,
+        target: Tensor,
+        weight: Tensor,
         hseq: Tensor,
         zseq: Tensor,
         act: Tensor,
-        post_mean: Tensor,
-        post_std: Tensor,
+        posterior: tuple[Tensor, Tensor],
     ) -> Tensor:
         """Open-loop loss: from every posterior state, dream up to ``rollout_horizon`` steps.
 
         Without ``detach_posterior`` the dreams are decoded and compared with the real
         observations; with it, the dreamed priors match the detached posteriors (KL),
-        so that only the transition model learns from it.
+        so that only the transition model learns from it. ``target`` and ``weight``
+        are the ``[B, T, D]`` normalized observations and their per-value loss weights.
         """
         b, t = batch.reward.shape
         c = self.config
@@ -372,9 +382,10 @@ class RSSMWorldModel(WorldModelBase):
         act_pad = F.pad(act, (0, 0, 0, pad))
         # Row t has a target t + 1 inside the window only for t < T - 1.
         valid_pad = F.pad(batch.valid[:, :-1], (0, pad + 1)).float()
-        obs_pad = F.pad(obs_norm.reshape(b, t, -1), (0, 0, 0, pad))
-        mean_pad = F.pad(post_mean.detach(), (0, 0, 0, pad))
-        std_pad = F.pad(post_std.detach(), (0, 0, 0, pad), value=1.0)
+        obs_pad = F.pad(target, (0, 0, 0, pad))
+        weight_pad = F.pad(weight, (0, 0, 0, pad))
+        mean_pad = F.pad(posterior[0].detach(), (0, 0, 0, pad))
+        std_pad = F.pad(posterior[1].detach(), (0, 0, 0, pad), value=1.0)
         h = hseq[:, starts].reshape(b * n, -1)
         z = zseq[:, starts].reshape(b * n, -1)
         if c.detach_posterior:
@@ -393,7 +404,8 @@ class RSSMWorldModel(WorldModelBase):
                 err = gaussian_kl(target_mean, target_std, mean, std).view(b, n)
             else:
                 pred = self._decode(h, z).view(b, n, -1)
-                err = (pred - obs_pad[:, starts + k]).pow(2).sum(-1)
+                err = (pred - obs_pad[:, starts + k]).pow(2) * weight_pad[:, starts + k]
+                err = err.sum(-1)
             total = total + (err * alive).sum()
             count = count + alive.sum()
         return total / count.clamp_min(1.0)
