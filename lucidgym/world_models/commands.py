@@ -153,17 +153,52 @@ def _evaluate(model: Any, env_id: str, episodes: int, horizon: int, seed: int) -
 
     data = collect_eval_data(env_id, episodes, seed=seed)
     errors = evaluate_world_model(model, data, horizon=horizon)
-    return {**errors.metrics(), "eval_windows": errors.windows, "curve": errors.curve()}
+    metrics = {**errors.metrics(), "eval_windows": errors.windows, "curve": errors.curve()}
+    return {**metrics, **_dot_tracking(model, env_id, episodes, horizon, seed)}
+
+
+def _dot_tracking(
+    model: Any, env_id: str, episodes: int, horizon: int, seed: int
+) -> dict[str, Any]:
+    """For a moving-dot env, ``dot_*``: where the dreamed frames put the dot, vs persistence.
+
+    The dot's position is read off each dreamed frame and compared with the true one
+    (see :mod:`lucidgym.world_models.pixel_tracking`); empty for other envs.
+    """
+    import dataclasses
+
+    import gymnasium as gym
+
+    from lucidgym.envs.moving_dot import MovingDotConfig, generate_sequences
+    from lucidgym.world_models.pixel_tracking import evaluate_pixel_tracking
+
+    env = gym.make(env_id)
+    config = getattr(env.unwrapped, "config", None)
+    env.close()
+    if not isinstance(config, MovingDotConfig):
+        return {}
+    fields = dataclasses.asdict(config)
+    fields.pop("arrival_bonus")
+    context = 8
+    data = generate_sequences(episodes, context + horizon + 12, seed=seed, **fields)
+    tracking = evaluate_pixel_tracking(model, data, context=context, horizon=horizon)
+    return {f"dot_{key}": value for key, value in tracking.metrics().items()}
 
 
 def _print_metrics(metrics: dict[str, Any], out: Path) -> None:
     def fmt(value: Any) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
+    dot = ""
+    if "dot_error" in metrics:
+        dot = (
+            f"; dot position error {metrics['dot_error']:.2f} px, persistence "
+            f"{metrics['dot_persistence']:.2f} px"
+        )
     print(
         f"{metrics.get('env', '')} {metrics.get('backend', '')}: horizon {metrics['horizon']} "
         f"nmae {fmt(metrics['nmae'])}, persistence {fmt(metrics['persistence_nmae'])}, "
-        f"oracle {fmt(metrics['oracle_nmae'])} -> {out / 'metrics.json'}"
+        f"oracle {fmt(metrics['oracle_nmae'])}{dot} -> {out / 'metrics.json'}"
     )
 
 

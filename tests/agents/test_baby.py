@@ -22,7 +22,7 @@ def _one_thread():
 def test_registered_and_about_117k_parameters():
     env = gym.make("PatternEcho-v0")
     agent = AGENTS["baby"](env)
-    assert isinstance(agent, Learner)
+    assert isinstance(agent, Learner) and isinstance(agent, BabyAgent)
     count = sum(p.numel() for p in agent.model.parameters())
     assert 110_000 < count < 125_000
 
@@ -36,7 +36,8 @@ def test_learns_pattern_echo_far_above_chance():
     assert curves["env_steps"][-1] <= 1500
     assert len(curves["episode_return"]) == len(curves["success_rate"]) > 0
     assert "reward/goal" in curves and "loss/world_model" in curves
-    assert after > 0.35 > 1 / 8 + 0.2
+    # Chance is 1/8; the defaults solve PatternEcho within this budget on every seed tried.
+    assert after > 0.9
     assert after > before + 0.2
 
 
@@ -44,7 +45,7 @@ def test_without_world_model_head_still_learns():
     env = gym.make("PatternEcho-v0")
     agent = BabyAgent(env, world_model_coef=0.0, **FAST)
     curves = agent.learn(env, 1500, seed=1)
-    assert agent.evaluate(env, 16, seed=7)["success_rate"] > 0.3
+    assert agent.evaluate(env, 16, seed=7)["success_rate"] > 0.9
     # The head is not trained: its loss stays where an untrained head starts.
     assert curves["loss/world_model"][-1] > 0.5 * curves["loss/world_model"][0]
 
