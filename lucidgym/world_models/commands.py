@@ -33,7 +33,7 @@ def add_train_parser(train_sub: Any) -> None:
     )
     p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
     p.add_argument("--backend", required=True, help="mlp, lstm, transformer, ensemble or rssm")
-    p.add_argument("--preset", help="a named backend config (rssm: kat2)")
+    p.add_argument("--preset", help="a named backend config (rssm: kat2, pixels)")
     p.add_argument("--steps", type=int, default=2000, help="gradient steps (default 2000)")
     p.add_argument("--dataset", metavar="NAME", help="train on this Minari dataset")
     p.add_argument(

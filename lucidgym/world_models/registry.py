@@ -42,7 +42,7 @@ CONFIGS: dict[str, type[Any]] = {
 """Config dataclasses by backend name."""
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rssm": RSSM_PRESETS}
-"""Named config presets by backend name (``rssm``: ``kat2``)."""
+"""Named config presets by backend name (``rssm``: ``kat2``, ``pixels``)."""
 
 
 def _check_name(name: str) -> None:
@@ -96,7 +96,8 @@ def make_world_model(
             ``ensemble``, ``rssm``).
         observation_space: a ``Box``; ``uint8`` ``(C, H, W)`` images get a CNN in ``rssm``.
         action_space: ``Discrete`` or ``Box``.
-        preset: a named config (``"kat2"`` for ``rssm``); ``config`` overrides its values.
+        preset: a named config (``"kat2"`` or ``"pixels"`` for ``rssm``); ``config`` overrides
+            its values.
         **config: fields of the backend's config dataclass.
 
     Raises:
