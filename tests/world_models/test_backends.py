@@ -20,16 +20,6 @@ from lucidgym.world_models import (
     make_world_model,
 )
 
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Any:
-    # Small recurrent batches run several times faster on one thread than on two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 OBS_SPACE = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
 DISCRETE = gym.spaces.Discrete(3)
 BOX = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)

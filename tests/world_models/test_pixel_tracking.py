@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -21,15 +19,6 @@ SIZE = 16
 # The pixel dynamics of MovingDot-v0 at its default 32x32 (0.5 px/step^2 at full
 # action) on a 16x16 grid: the dot moves about 3 px in 10 steps.
 ACCELERATION = 0.5
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Any:
-    # Small recurrent batches run several times faster on one thread than on two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_dot_position_reads_real_frames() -> None:

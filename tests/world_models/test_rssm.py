@@ -19,16 +19,6 @@ from tests.world_models.test_backends import (
     linear_system_data,
 )
 
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Any:
-    # Small recurrent batches run several times faster on one thread than on two.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 VAE_PARTS = ("encoder", "posterior_net", "decoder")
 TRANSITION_PARTS = ("action_embed", "img_in", "gru", "prior_net", "reward_head", "done_head")
 
