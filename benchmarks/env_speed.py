@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--single-steps", type=int, default=5000, help="steps per single run")
     parser.add_argument("--vector-steps", type=int, default=200, help="vector steps per run")
     parser.add_argument("--num-envs", type=int, default=1024, help="copies in the vector envs")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs; medians are shown")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs; medians are shown")
     parser.add_argument("--seed", type=int, default=0, help="seed of envs and actions")
     args = parser.parse_args()
 

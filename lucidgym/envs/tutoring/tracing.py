@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lucidgym.envs.tutoring.parameters import NUM_TOPICS
 from lucidgym.jit import inlined
 
 NOMINAL_GUESS, NOMINAL_SLIP, NOMINAL_FORGET = 0.2, 0.1, 0.008
@@ -52,7 +53,7 @@ def track(
         score: fraction of the asked items answered right (0 if none asked).
         items: items asked (0 for none).
     """
-    for j in range(est.shape[1]):
+    for j in range(NUM_TOPICS):
         learn = nominal_gain if j == topic else 0.0
         forget = 0.0 if (j == topic and teaches) else NOMINAL_FORGET * est[i, j]
         new_est[i, j] = est[i, j] + learn * (1.0 - est[i, j]) - forget
@@ -66,5 +67,5 @@ def track(
         gain = slope * v_prior / (slope * slope * v_prior + noise)
         new_est[i, topic] = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
         new_var[i, topic] = v_prior * (1.0 - gain * slope)
-    for j in range(new_var.shape[1]):
+    for j in range(NUM_TOPICS):
         new_var[i, j] = min(new_var[i, j], MAX_VARIANCE)
