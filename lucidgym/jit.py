@@ -33,14 +33,22 @@ _SOURCES = _PACKAGE / "envs"
 """The tree holding every compiled function and everything they read."""
 
 
-@functools.cache
-def sources_digest() -> str:
-    """SHA-256 of the paths and contents of the sources compiled code depends on."""
+def tree_digest(root: Path, *extra: Path) -> str:
+    """SHA-256 of the paths and contents of every ``.py`` under ``root``, then of ``extra``."""
     digest = hashlib.sha256()
-    for path in sorted([*_SOURCES.rglob("*.py"), Path(__file__).resolve()]):
-        digest.update(str(path.relative_to(_PACKAGE)).encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    for path in extra:
+        digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@functools.cache
+def sources_digest() -> str:
+    """The digest compiled code is stamped with: ``lucidgym/envs`` and this module."""
+    return tree_digest(_SOURCES, Path(__file__).resolve())
 
 
 def _register_locators() -> bool:
