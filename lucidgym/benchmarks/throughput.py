@@ -34,7 +34,7 @@ class ThroughputSpec:
     """Copies of each native vector env."""
     vector_steps: int = 200
     """Batched steps timed on each vector env."""
-    repeats: int = 3
+    repeats: int = 7
     """Timed runs of each env and of its reference, in turn; the medians are compared."""
     planners: tuple[str, ...] = ("greedy", "dream", "mcts", "beam")
     """Planners whose decisions per second are measured."""
@@ -97,7 +97,7 @@ def vector_env_timer(env_id: str, num_envs: int, steps: int, seed: int = 0) -> T
     return run
 
 
-def compare(timer: Timer, reference: Timer, repeats: int = 3) -> tuple[float, float]:
+def compare(timer: Timer, reference: Timer, repeats: int = 7) -> tuple[float, float]:
     """Median steps/s of ``timer`` and of ``reference``, warmed up and timed in turn."""
     timer(), reference()
     ours, theirs = [], []
