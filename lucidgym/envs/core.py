@@ -273,7 +273,7 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
         self._state = self.kernel.initial(self.np_random, self.num_envs)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._prev_done = np.zeros(self.num_envs, dtype=bool)
-        return self.kernel.observe(self._state), {}
+        return self._observation(self._state, np.zeros(self.num_envs, dtype=bool), {})
 
     def step(
         self, actions: Any
@@ -296,14 +296,25 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
             truncated = np.zeros(self.num_envs, dtype=bool)
         if self._prev_done.any():
             index = np.flatnonzero(self._prev_done)
-            state = reset_rows(self.kernel, state, index, self.np_random)
+            state = self._restart(state, index)
             self._steps[index] = 0
             reward[index] = 0.0
             terminated[index] = False
             truncated[index] = False
         self._state = state
         self._prev_done = terminated | truncated
-        return self.kernel.observe(state), reward, terminated, truncated, info
+        obs, info = self._observation(state, terminated, info)
+        return obs, reward, terminated, truncated, info
+
+    def _restart(self, state: S, rows: np.ndarray) -> S:
+        """``state`` with fresh episodes in rows ``rows`` (the autoreset); ``state`` is ours."""
+        return reset_rows(self.kernel, state, rows, self.np_random)
+
+    def _observation(
+        self, state: S, terminated: np.ndarray, info: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Observations and ``info`` returned for ``state`` (after any autoreset)."""
+        return self.kernel.observe(state), info
 
     def get_state(self) -> S:
         """A copy of every sub-environment's hidden state (not the random generator)."""

@@ -11,7 +11,6 @@ from lucidgym.envs.core import (
     ArrayVectorEnv,
     KernelEnvMixin,
     check_action,
-    check_batched_actions,
     check_state,
 )
 from lucidgym.envs.moving_dot.drawing import render_frame
@@ -265,48 +264,23 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every dot; ``seed`` determines all episodes that follow."""
-        super().reset(seed=seed, options=options)
         self._starts = None
-        assert self._state is not None
-        obs, info = self.dots.look(self._state)
-        info["success"] = np.zeros(self.num_envs, dtype=bool)
-        return obs, info
+        return super().reset(seed=seed, options=options)
 
-    def step(
-        self, actions: Any
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every dot; those whose episode ended last step start a new one instead.
+    def _restart(self, state: MovingDotState, rows: np.ndarray) -> MovingDotState:
+        # In place: the scene layer is the bulk of the state, and copying it whole on
+        # every autoreset would cost more than the rest of the step. goal and scene are
+        # shared with the previous state, which only this env holds.
+        for field, new in zip(state, self._draw_starts(rows.size), strict=True):
+            field[rows] = new
+        return state
 
-        The autoreset is :class:`ArrayVectorEnv`'s, with new episodes written into the
-        state in place: the scene layer is the bulk of the state, and copying it whole
-        on every autoreset would cost more than the rest of the step.
-        """
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before step()")
-        actions = check_batched_actions(
-            self.single_action_space, actions, self.num_envs, self._name
-        )
-        state, reward, terminated, _ = self.dots.transition(self._state, actions, self.np_random)
-        restarted = self._prev_done
-        self._steps += 1
-        if self.max_episode_steps is not None:
-            truncated = self._steps >= self.max_episode_steps
-        else:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        if restarted.any():
-            index = np.flatnonzero(restarted)
-            # goal and scene are shared with the previous state, which only this env holds.
-            for field, new in zip(state, self._draw_starts(index.size), strict=True):
-                field[index] = new
-            self._steps[index] = 0
-            reward[index] = 0.0
-            terminated[index] = False
-            truncated[index] = False
-        self._state = state
-        self._prev_done = terminated | truncated
-        obs, info = self.dots.look(state)
-        info["success"] = terminated.copy()
-        return obs, reward, terminated, truncated, info
+    def _observation(
+        self, state: MovingDotState, terminated: np.ndarray, info: dict[str, Any]
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, seen = self.dots.look(state)
+        seen["success"] = terminated.copy()
+        return obs, seen
 
     def _draw_starts(self, n: int) -> MovingDotState:
         if self._starts is None or self._next_start + n > self._starts.dot.shape[0]:
