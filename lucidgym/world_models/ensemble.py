@@ -138,11 +138,7 @@ class EnsembleWorldModel(WorldModelBase):
             out = out + torch.randn_like(out) * (0.5 * lv).exp()
         # Epistemic uncertainty: spread of the members' means, averaged over outputs.
         disagreement = mean[..., :-1].std(0, unbiased=False).mean(-1)
-        next_obs = obs + out[:, :-1].view(-1, *self.obs_shape) * self.norm.delta_scale
-        if self.image:
-            next_obs = next_obs.clamp(0.0, 255.0)
-        reward = out[:, -1] * self.norm.reward_scale + self.norm.reward_loc
-        return Prediction(next_obs, reward, torch.sigmoid(done_logit), disagreement)
+        return self.decode(obs, out[:, :-1], out[:, -1], done_logit, disagreement)
 
     def _observe(
         self, state: EnsembleState, action: Tensor | None, obs: Tensor

@@ -78,13 +78,7 @@ class MLPWorldModel(WorldModelBase):
         return out[:, :-2], out[:, -2], out[:, -1]
 
     def _predict(self, obs: Tensor, action: Tensor) -> Prediction:
-        delta, reward, done = self.forward(obs, action)
-        scale = self.norm.delta_scale
-        next_obs = obs + delta.view(-1, *self.obs_shape) * scale
-        if self.image:
-            next_obs = next_obs.clamp(0.0, 255.0)
-        reward = reward * self.norm.reward_scale + self.norm.reward_loc
-        return Prediction(next_obs, reward, torch.sigmoid(done), None)
+        return self.decode(obs, *self.forward(obs, action))
 
     def _observe(
         self, state: MLPState, action: Tensor | None, obs: Tensor

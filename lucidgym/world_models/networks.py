@@ -376,6 +376,29 @@ class WorldModelBase(nn.Module):
         zeros = torch.zeros(batch, device=self.device)
         return Prediction(obs, zeros, zeros, None)
 
+    def decode(
+        self,
+        obs: Tensor,
+        delta: Tensor,
+        reward: Tensor,
+        done_logit: Tensor,
+        uncertainty: Tensor | None = None,
+    ) -> Prediction:
+        """A :class:`Prediction` from a head's normalized outputs (what :meth:`one_step_loss` fits).
+
+        Args:
+            obs: ``[N, *O]`` observations the prediction starts from (env scale).
+            delta: ``[N, D]`` normalized change to the next observation.
+            reward: ``[N]`` normalized reward.
+            done_logit: ``[N]`` termination logits.
+            uncertainty: ``[N]`` or ``None``, passed through.
+        """
+        next_obs = obs + delta.view(-1, *self.obs_shape) * self.norm.delta_scale
+        if self.image:
+            next_obs = next_obs.clamp(0.0, 255.0)
+        reward = reward * self.norm.reward_scale + self.norm.reward_loc
+        return Prediction(next_obs, reward, torch.sigmoid(done_logit), uncertainty)
+
     def one_step_loss(
         self, batch: SequenceBatch, delta: Tensor, reward: Tensor, done_logit: Tensor
     ) -> tuple[Tensor, dict[str, float]]:

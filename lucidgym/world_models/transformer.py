@@ -180,11 +180,7 @@ class TransformerWorldModel(WorldModelBase):
         return TransformerState(new_keys, new_values, filled[:, 1:], state.obs), out
 
     def _predict(self, obs: Tensor, out: Tensor) -> Prediction:
-        next_obs = obs + out[:, :-2].view(-1, *self.obs_shape) * self.norm.delta_scale
-        if self.image:
-            next_obs = next_obs.clamp(0.0, 255.0)
-        reward = out[:, -2] * self.norm.reward_scale + self.norm.reward_loc
-        return Prediction(next_obs, reward, torch.sigmoid(out[:, -1]), None)
+        return self.decode(obs, out[:, :-2], out[:, -2], out[:, -1])
 
     def _observe(
         self, state: TransformerState, action: Tensor | None, obs: Tensor
