@@ -61,12 +61,17 @@ def collect_episodes(
     return _collect_single(env, episodes, policy, seed, on_episode)
 
 
-def _resolve_policy(policy: Policy | str, space: gym.spaces.Space[Any], seed: int | None) -> Policy:
+def resolve_policy(
+    policy: Policy | str, space: gym.spaces.Space[Any], seed: int | None, caller: str
+) -> Policy:
+    """``policy`` itself, or for ``"random"`` uniform draws from ``space`` seeded with ``seed``.
+
+    Raises:
+        ValueError: any other string, naming ``caller``.
+    """
     if isinstance(policy, str):
         if policy != "random":
-            raise ValueError(
-                f"collect_episodes: unknown policy {policy!r}; use 'random' or a callable"
-            )
+            raise ValueError(f"{caller}: unknown policy {policy!r}; use 'random' or a callable")
         space.seed(seed)
         return _random_policy(space)
     return policy
@@ -83,6 +88,31 @@ def _episode(
     )
 
 
+def play_episode(
+    env: gym.Env[Any, Any],
+    act: Policy,
+    obs: Any,
+    after_step: Callable[[], None] | None = None,
+) -> Episode:
+    """One episode of ``act`` in ``env`` from ``obs``, the observation of its last reset.
+
+    ``after_step`` is called after every step (to record what else the env holds).
+    """
+    observations, actions, rewards, terms = [obs], [], [], []
+    done = False
+    while not done:
+        action = act(obs)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        actions.append(action)
+        rewards.append(float(reward))
+        terms.append(bool(terminated))
+        if after_step is not None:
+            after_step()
+        done = bool(terminated or truncated)
+    return _episode(observations, actions, rewards, terms)
+
+
 def _collect_single(
     env: gym.Env[Any, Any],
     episodes: int,
@@ -90,21 +120,11 @@ def _collect_single(
     seed: int | None,
     on_episode: Callable[[int], None] | None,
 ) -> list[Episode]:
-    act = _resolve_policy(policy, env.action_space, seed)
+    act = resolve_policy(policy, env.action_space, seed, "collect_episodes")
     result: list[Episode] = []
     obs, _ = env.reset(seed=seed)
     while len(result) < episodes:
-        observations, actions, rewards, terms = [obs], [], [], []
-        done = False
-        while not done:
-            action = act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            observations.append(obs)
-            actions.append(action)
-            rewards.append(float(reward))
-            terms.append(bool(terminated))
-            done = bool(terminated or truncated)
-        result.append(_episode(observations, actions, rewards, terms))
+        result.append(play_episode(env, act, obs))
         if on_episode is not None:
             on_episode(len(result))
         obs, _ = env.reset()
@@ -118,7 +138,7 @@ def _collect_vector(
     seed: int | None,
     on_episode: Callable[[int], None] | None,
 ) -> list[Episode]:
-    act = _resolve_policy(policy, env.action_space, seed)
+    act = resolve_policy(policy, env.action_space, seed, "collect_episodes")
     mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"collect_episodes: unsupported autoreset mode {mode}")

@@ -15,6 +15,7 @@ mean is available as an option). It is the floor that no model beats in expectat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from lucidgym.world_models.buffer import Episode
+from lucidgym.world_models.collect import play_episode, resolve_policy
 
 
 @dataclass
@@ -90,42 +92,22 @@ def collect_eval_data(
     env = gym.make(env_id)
     base: Any = env.unwrapped
     has_oracle = hasattr(base, "get_state") and hasattr(base, "get_dynamics")
-    act = policy
-    if isinstance(policy, str):
-        if policy != "random":
-            raise ValueError(f"collect_eval_data: unknown policy {policy!r}")
-        env.action_space.seed(seed)
-        act = lambda obs: env.action_space.sample()  # noqa: E731
-    assert callable(act)
+    act = resolve_policy(policy, env.action_space, seed, "collect_eval_data")
     result, all_states = [], []
     obs, _ = env.reset(seed=seed)
     for _ in range(episodes):
-        observations, actions, rewards, terms = [obs], [], [], []
-        states = [base.get_state()] if has_oracle else []
-        done = False
-        while not done:
-            action = act(obs)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            observations.append(obs)
-            actions.append(action)
-            rewards.append(float(reward))
-            terms.append(bool(terminated))
-            if has_oracle:
-                states.append(base.get_state())
-            done = bool(terminated or truncated)
-        result.append(
-            Episode(
-                np.asarray(observations, dtype=np.float32),
-                np.asarray(actions),
-                np.asarray(rewards, dtype=np.float32),
-                np.asarray(terms, dtype=bool),
-            )
-        )
+        states: list[Any] = [base.get_state()] if has_oracle else []
+        record = functools.partial(_record_state, base, states) if has_oracle else None
+        result.append(play_episode(env, act, obs, record))
         all_states.append(states)
         obs, _ = env.reset()
     dynamics = base.get_dynamics(oracle_seed) if has_oracle else None
     env.close()
     return EvalData(result, env.observation_space, all_states if has_oracle else None, dynamics)
+
+
+def _record_state(env: Any, states: list[Any]) -> None:
+    states.append(env.get_state())
 
 
 def observation_scale(
