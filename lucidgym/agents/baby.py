@@ -17,7 +17,6 @@ the value head where ``gamma > 0``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +25,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from lucidgym.agents.base import Transition, register_agent
 from lucidgym.agents.vector import EpisodeTracker, make_vector_env, reward_components
+from lucidgym.world_models.checkpoint import load_tensors, save_tensors
 
 
 @dataclass
@@ -418,10 +417,6 @@ class BabyAgent:
 
     def save(self, path: str | Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` into the folder ``path``."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"))
         meta = {
             "agent": "baby",
             "obs_shape": list(self.obs_shape),
@@ -429,18 +424,17 @@ class BabyAgent:
             "baseline": self.baseline,
             "config": dataclasses.asdict(self.config),
         }
-        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+        save_tensors(path, self.model.state_dict(), meta)
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> BabyAgent:
         """An agent from a folder written by :meth:`save` (``overrides`` e.g. ``device``)."""
-        folder = Path(path)
-        meta = json.loads((folder / "config.json").read_text())
-        if meta.get("agent") != "baby":
-            raise ValueError(f"baby: {folder} holds no saved baby agent")
+        tensors, meta = load_tensors(path, ("agent",))
+        if meta["agent"] != "baby":
+            raise ValueError(f"baby: {path} holds no saved baby agent")
         agent = cls.__new__(cls)
         config = _make_config({**meta["config"], **overrides})
         agent._build(tuple(meta["obs_shape"]), int(meta["num_actions"]), config)
-        agent.model.load_state_dict(load_file(str(folder / "model.safetensors"), device="cpu"))
+        agent.model.load_state_dict(tensors)
         agent.baseline = float(meta["baseline"])
         return agent

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from lucidgym.agents.base import Transition, register_agent
 from lucidgym.agents.vector import EpisodeTracker, make_vector_env
 from lucidgym.world_models.base import SequenceBatch
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
+from lucidgym.world_models.checkpoint import load_tensors, save_tensors
 from lucidgym.world_models.registry import make_world_model
 
 
@@ -371,17 +370,15 @@ class DynaAgent:
 
     # -- files -----------------------------------------------------------------------
 
+    def _parts(self) -> nn.ModuleDict:
+        """Every trained network, under the prefixes its tensors are saved with."""
+        return nn.ModuleDict(
+            {"model": self.model, "actor": self.actor, "critic": self.critic,
+             "slow_critic": self.slow_critic}
+        )  # fmt: skip
+
     def save(self, path: str | Path) -> None:
         """Write ``model.safetensors`` (model, actor, critics) and ``config.json``."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors: dict[str, Tensor] = {}
-        parts = {"model": self.model, "actor": self.actor, "critic": self.critic,
-                 "slow_critic": self.slow_critic}  # fmt: skip
-        for prefix, module in parts.items():
-            for key, value in module.state_dict().items():
-                tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
-        save_file(tensors, str(folder / "model.safetensors"))
         space = self.observation_space
         meta = {
             "agent": "dyna",
@@ -391,27 +388,20 @@ class DynaAgent:
             "normalized": self.normalized,
             "config": dataclasses.asdict(self.config),
         }
-        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+        save_tensors(path, self._parts().state_dict(), meta)
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> DynaAgent:
         """An agent from a folder written by :meth:`save` (``overrides`` e.g. ``device``)."""
-        folder = Path(path)
-        meta = json.loads((folder / "config.json").read_text())
-        if meta.get("agent") != "dyna":
-            raise ValueError(f"dyna: {folder} holds no saved dyna agent")
+        tensors, meta = load_tensors(path, ("agent",))
+        if meta["agent"] != "dyna":
+            raise ValueError(f"dyna: {path} holds no saved dyna agent")
         obs_space = gym.spaces.Box(
             np.array(meta["obs_low"], np.float32), np.array(meta["obs_high"], np.float32)
         )
         agent = cls.__new__(cls)
         config = _make_config({**meta["config"], **overrides})
         agent._build(obs_space, gym.spaces.Discrete(meta["num_actions"]), config)
-        tensors = load_file(str(folder / "model.safetensors"), device="cpu")
-        parts = {"model": agent.model, "actor": agent.actor, "critic": agent.critic,
-                 "slow_critic": agent.slow_critic}  # fmt: skip
-        for prefix, module in parts.items():
-            sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items()
-                   if k.startswith(prefix + ".")}  # fmt: skip
-            module.load_state_dict(sub)
+        agent._parts().load_state_dict(tensors)
         agent.normalized = bool(meta["normalized"])
         return agent

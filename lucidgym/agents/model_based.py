@@ -41,6 +41,7 @@ from lucidgym.agents.planners import (
     ShootingConfig,
     ShootingPlanner,
 )
+from lucidgym.world_models.checkpoint import atomic_write_json
 
 PLANNERS: dict[str, tuple[Callable[[Any], Any], type[Any]]] = {
     "greedy": (GreedyPlanner, GreedyConfig),
@@ -287,7 +288,7 @@ class ModelPlanningAgent:
             "config": dataclasses.asdict(self.config),
             "planner": dataclasses.asdict(self.planner_config),
         }
-        (Path(path) / AGENT_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(Path(path) / AGENT_FILE, settings)
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env[Any, Any]) -> ModelPlanningAgent:

@@ -16,11 +16,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import stable_baselines3
-from safetensors.torch import load_file, save_file
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from lucidgym.agents.base import Transition
+from lucidgym.world_models.checkpoint import load_tensors, save_tensors
 
 
 def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
@@ -184,8 +184,6 @@ class SB3Agent:
 
     def save(self, path: str | Path) -> None:
         """Write the policy's ``model.safetensors`` and ``config.json`` into ``path``."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         meta = {
             "agent": f"sb3:{self.algo}",
             "algo": self.algo,
@@ -196,27 +194,21 @@ class SB3Agent:
             "action_space": _space_to_json(self.model.action_space),
         }
         try:
-            text = json.dumps(meta, indent=2)
+            json.dumps(meta)
         except TypeError as err:
             raise ValueError(f"sb3:{self.algo}: constructor arguments are not JSON: {err}") from err
-        state = {
-            k: v.detach().cpu().contiguous() for k, v in self.model.policy.state_dict().items()
-        }
-        save_file(state, str(folder / "model.safetensors"))
-        (folder / "config.json").write_text(text)
+        save_tensors(path, self.model.policy.state_dict(), meta)
 
     @classmethod
     def load(cls, path: str | Path) -> SB3Agent:
         """An agent from a folder written by :meth:`save` (pass an env to learn more)."""
-        folder = Path(path)
-        meta = json.loads((folder / "config.json").read_text())
-        if not str(meta.get("agent", "")).startswith("sb3:"):
-            raise ValueError(f"sb3 agent: {folder} holds no saved SB3 agent")
+        state, meta = load_tensors(path, ("agent",))
+        if not str(meta["agent"]).startswith("sb3:"):
+            raise ValueError(f"sb3 agent: {path} holds no saved SB3 agent")
         env = _SpacesOnlyEnv(
             _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"])
         )
         agent = cls(meta["algo"], env, meta["policy"], meta["deterministic"], **meta["kwargs"])
-        state = load_file(str(folder / "model.safetensors"), device=str(agent.model.device))
         agent.model.policy.load_state_dict(state)
         return agent
 

@@ -74,14 +74,6 @@ def space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
     raise ValueError(f"unsupported space type in checkpoint config: {data.get('type')!r}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -102,6 +94,56 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
+def save_tensors(
+    directory: str | os.PathLike[str], tensors: dict[str, torch.Tensor], config: dict[str, Any]
+) -> Path:
+    """Write ``model.safetensors`` and ``config.json`` into ``directory``, atomically.
+
+    ``config.json`` holds ``config`` plus the SHA-256 of the weights; the folder is
+    created if needed. The layout of every lucidgym checkpoint: world models and
+    learning agents alike.
+    """
+    from safetensors.torch import save
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+    atomic_write_bytes(out / WEIGHTS_FILE, data)
+    digest = hashlib.sha256(data).hexdigest()
+    atomic_write_json(out / CONFIG_FILE, {**config, "weights_sha256": digest})
+    return out
+
+
+def load_tensors(
+    directory: str | os.PathLike[str], required: tuple[str, ...] = ()
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors and config written by :func:`save_tensors`, checked.
+
+    Raises:
+        FileNotFoundError: the folder or one of its files is missing.
+        ValueError: naming the file and the problem when the config is not JSON or
+            lacks one of ``required``, or the weights are truncated, tampered with
+            (hash mismatch) or not safetensors.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    config = read_checkpoint_config(directory, (*required, "weights_sha256"))
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: missing")
+    data = weights.read_bytes()
+    if hashlib.sha256(data).hexdigest() != config["weights_sha256"]:
+        raise ValueError(
+            f"{weights}: SHA-256 does not match the hash in {CONFIG_FILE} "
+            "(the file was truncated, modified or replaced)"
+        )
+    try:
+        return load(data), config
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{weights}: not a readable safetensors file: {err}") from err
+
+
 def save_world_model(
     model: torch.nn.Module,
     directory: str | os.PathLike[str],
@@ -120,17 +162,11 @@ def save_world_model(
     Returns:
         The folder's path.
     """
-    from safetensors.torch import save
-
     from lucidgym import __version__
 
     for attr in ("name", "config", "observation_space", "action_space"):
         if not hasattr(model, attr):
             raise ValueError(f"save_world_model: the model has no {attr!r}; is it a backend?")
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS_FILE, save(tensors))
     config = {
         "format_version": FORMAT_VERSION,
         "backend": model.name,
@@ -138,27 +174,30 @@ def save_world_model(
         "observation_space": space_to_json(model.observation_space),  # type: ignore[arg-type]
         "action_space": space_to_json(model.action_space),  # type: ignore[arg-type]
         "lucidgym_version": __version__,
-        "weights_sha256": _sha256(out / WEIGHTS_FILE),
         "env_id": env_id,
     }
-    atomic_write_json(out / CONFIG_FILE, config)
+    out = save_tensors(directory, model.state_dict(), config)
     if metrics is not None:
         atomic_write_json(out / METRICS_FILE, metrics)
     return out
 
 
-def read_checkpoint_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """The parsed ``config.json`` of a checkpoint folder, checked for its keys."""
+_WORLD_MODEL_KEYS = ("backend", "config", "observation_space", "action_space")
+
+
+def read_checkpoint_config(
+    directory: str | os.PathLike[str], required: tuple[str, ...] = _WORLD_MODEL_KEYS
+) -> dict[str, Any]:
+    """The parsed ``config.json`` of a checkpoint folder, checked for the ``required`` keys."""
     path = Path(directory) / CONFIG_FILE
     if not Path(directory).is_dir():
         raise FileNotFoundError(f"checkpoint folder {str(directory)!r} does not exist")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; is this a world-model checkpoint folder?")
+        raise FileNotFoundError(f"{path}: missing; is this a checkpoint folder?")
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON (truncated or corrupt?): {err}") from err
-    required = ("backend", "config", "observation_space", "action_space", "weights_sha256")
     missing = [k for k in required if not isinstance(config, dict) or k not in config]
     if missing:
         raise ValueError(f"{path}: missing keys {missing}")
@@ -173,25 +212,10 @@ def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> 
         ValueError: naming the file and the problem when the weights are truncated,
             tampered with (hash mismatch) or do not fit the config (keys or shapes).
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     from lucidgym.world_models.registry import make_world_model
 
-    config = read_checkpoint_config(directory)
+    tensors, config = load_tensors(directory, _WORLD_MODEL_KEYS)
     weights = Path(directory) / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: missing")
-    data = weights.read_bytes()
-    if hashlib.sha256(data).hexdigest() != config["weights_sha256"]:
-        raise ValueError(
-            f"{weights}: SHA-256 does not match the hash in {CONFIG_FILE} "
-            "(the file was truncated, modified or replaced)"
-        )
-    try:
-        tensors = load(data)
-    except (SafetensorError, ValueError, RuntimeError) as err:
-        raise ValueError(f"{weights}: not a readable safetensors file: {err}") from err
     model = make_world_model(
         config["backend"],
         space_from_json(config["observation_space"]),
