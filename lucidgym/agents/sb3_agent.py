@@ -20,7 +20,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from lucidgym.agents.base import Transition
-from lucidgym.world_models.checkpoint import load_tensors, save_tensors
+from lucidgym.world_models.checkpoint import (
+    load_tensors,
+    save_tensors,
+    space_from_json,
+    space_to_json,
+)
 
 
 def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
@@ -69,37 +74,6 @@ class _CurveCallback(BaseCallback):
                 self.curves["success_rate"].append(float(rate))
                 self._graded[i] = self._success[i] = self._return[i] = 0.0
         return True
-
-
-def _space_to_json(space: gym.spaces.Space[Any]) -> dict[str, Any]:
-    if isinstance(space, gym.spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
-    if isinstance(space, gym.spaces.Box):
-        return {
-            "type": "Box",
-            "low": space.low.tolist(),
-            "high": space.high.tolist(),
-            "dtype": str(space.dtype),
-        }
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
-    if isinstance(space, gym.spaces.MultiBinary):
-        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
-    raise ValueError(f"sb3 agent: cannot save a {type(space).__name__} space")
-
-
-def _space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
-    kind = data.get("type")
-    if kind == "Discrete":
-        return gym.spaces.Discrete(data["n"], start=data["start"])
-    if kind == "Box":
-        dtype = np.dtype(data["dtype"])
-        return gym.spaces.Box(np.array(data["low"], dtype), np.array(data["high"], dtype))
-    if kind == "MultiDiscrete":
-        return gym.spaces.MultiDiscrete(data["nvec"])
-    if kind == "MultiBinary":
-        return gym.spaces.MultiBinary(data["n"])
-    raise ValueError(f"sb3 agent: unknown saved space type {kind!r}")
 
 
 class _SpacesOnlyEnv(gym.Env[Any, Any]):
@@ -184,14 +158,21 @@ class SB3Agent:
 
     def save(self, path: str | Path) -> None:
         """Write the policy's ``model.safetensors`` and ``config.json`` into ``path``."""
+        try:
+            spaces = [
+                space_to_json(self.model.observation_space),
+                space_to_json(self.model.action_space),
+            ]
+        except TypeError as err:
+            raise ValueError(f"sb3 agent: {err}") from err
         meta = {
             "agent": f"sb3:{self.algo}",
             "algo": self.algo,
             "policy": self.policy_name,
             "deterministic": self.deterministic,
             "kwargs": self.kwargs,
-            "observation_space": _space_to_json(self.model.observation_space),
-            "action_space": _space_to_json(self.model.action_space),
+            "observation_space": spaces[0],
+            "action_space": spaces[1],
         }
         try:
             json.dumps(meta)
@@ -206,7 +187,7 @@ class SB3Agent:
         if not str(meta["agent"]).startswith("sb3:"):
             raise ValueError(f"sb3 agent: {path} holds no saved SB3 agent")
         env = _SpacesOnlyEnv(
-            _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"])
+            space_from_json(meta["observation_space"]), space_from_json(meta["action_space"])
         )
         agent = cls(meta["algo"], env, meta["policy"], meta["deterministic"], **meta["kwargs"])
         agent.model.policy.load_state_dict(state)

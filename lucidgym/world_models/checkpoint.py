@@ -39,7 +39,7 @@ def _bound(values: np.ndarray) -> Any:
 
 
 def space_to_json(space: gym.spaces.Space[Any]) -> dict[str, Any]:
-    """A ``Box`` or ``Discrete`` space as a JSON-ready dict (infinities as strings)."""
+    """A ``Box``, ``Discrete``, ``MultiDiscrete`` or ``MultiBinary`` space as a JSON-ready dict."""
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, gym.spaces.Box):
@@ -50,6 +50,10 @@ def space_to_json(space: gym.spaces.Space[Any]) -> dict[str, Any]:
             "low": _bound(space.low),
             "high": _bound(space.high),
         }
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": np.asarray(space.n).tolist()}
     raise TypeError(f"cannot store a {type(space).__name__} space in a checkpoint")
 
 
@@ -69,6 +73,10 @@ def space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
             return gym.spaces.Box(
                 bound(data["low"]).astype(dtype), bound(data["high"]).astype(dtype), shape, dtype
             )
+        if data["type"] == "MultiDiscrete":
+            return gym.spaces.MultiDiscrete(data["nvec"])
+        if data["type"] == "MultiBinary":
+            return gym.spaces.MultiBinary(data["n"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"malformed space in checkpoint config: {data!r} ({err})") from err
     raise ValueError(f"unsupported space type in checkpoint config: {data.get('type')!r}")
