@@ -46,25 +46,16 @@ def play_episode(
         seed: the reset seed.
         max_steps: stop after this many steps even if the episode goes on.
     """
+    from lucidgym.world_models.collect import play_episode as run_episode
+
     obs, _ = env.reset(seed=seed)
-    record = env.render_mode == "rgb_array"
-    frames = [np.asarray(env.render())] if record else []
-    observations: list[Any] = [obs]
-    actions: list[Any] = []
-    rewards: list[float] = []
-    done = False
-    while not done and (max_steps is None or len(actions) < max_steps):
-        action = act(obs)
-        obs, reward, terminated, truncated, _ = env.step(action)
-        observations.append(obs)
-        actions.append(action)
-        rewards.append(float(reward))
-        done = bool(terminated or truncated)
-        if record:
-            frames.append(np.asarray(env.render()))
-    return PlayedEpisode(
-        frames, np.asarray(observations), np.asarray(actions), np.asarray(rewards, np.float32)
-    )
+    frames: list[np.ndarray] = []
+    render = None
+    if env.render_mode == "rgb_array":
+        frames.append(np.asarray(env.render()))
+        render = lambda: frames.append(np.asarray(env.render()))  # noqa: E731
+    episode = run_episode(env, act, obs, render, max_steps)
+    return PlayedEpisode(frames, episode.obs, episode.action, episode.reward)
 
 
 def dream_episode(model: Any, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:

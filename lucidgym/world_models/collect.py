@@ -93,14 +93,19 @@ def play_episode(
     act: Policy,
     obs: Any,
     after_step: Callable[[], None] | None = None,
+    max_steps: int | None = None,
 ) -> Episode:
     """One episode of ``act`` in ``env`` from ``obs``, the observation of its last reset.
 
-    ``after_step`` is called after every step (to record what else the env holds).
+    ``after_step`` is called after every step (to record what else the env holds, or
+    to render); ``max_steps`` cuts the episode short.
     """
-    observations, actions, rewards, terms = [obs], [], [], []
+    observations: list[Any] = [obs]
+    actions: list[Any] = []
+    rewards: list[float] = []
+    terms: list[bool] = []
     done = False
-    while not done:
+    while not done and (max_steps is None or len(actions) < max_steps):
         action = act(obs)
         obs, reward, terminated, truncated, _ = env.step(action)
         observations.append(obs)
