@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lucidgym.jit import compiled
+from lucidgym.jit import compiled, inlined
 
 MIN_SIZE = 8
 """The smallest grid side the family accepts."""
@@ -280,9 +280,8 @@ class MovingDotKernel:
         return self._centre(dot)[:, None] + self._dot_offsets[None, :]
 
     def _centre(self, dot: np.ndarray) -> np.ndarray:
-        cell = np.rint(dot[:, :2]).astype(np.intp)
-        centre = cell[:, 1] * self.config.size
-        centre += cell[:, 0]
+        centre = np.empty(dot.shape[0], dtype=np.intp)
+        _centre_pixels(dot, self.config.size, centre)
         return centre
 
 
@@ -326,6 +325,19 @@ def _move(
             reward[i] += bonus
 
 
+@inlined
+def _centre_pixel(x: float, y: float, size: int) -> int:
+    """Flat index (within a frame) of the pixel under a dot centred at ``(x, y)``."""
+    return int(np.rint(y)) * size + int(np.rint(x))
+
+
+@compiled
+def _centre_pixels(dot: np.ndarray, size: int, out: np.ndarray) -> None:
+    """``out [N]``: :func:`_centre_pixel` of every dot of ``dot [N, >=2]``."""
+    for i in range(dot.shape[0]):
+        out[i] = _centre_pixel(dot[i, 0], dot[i, 1], size)
+
+
 @compiled
 def _draw(
     scene: np.ndarray,
@@ -344,7 +356,7 @@ def _draw(
     for i in range(scene.shape[0]):
         for p in range(scene.shape[1]):
             frames[i, p] = scene[i, p]
-        centre = int(np.rint(dot[i, 1])) * size + int(np.rint(dot[i, 0]))
+        centre = _centre_pixel(dot[i, 0], dot[i, 1], size)
         occluded[i] = scene[i, centre] == OCCLUDER
         if occluded[i]:
             continue
