@@ -140,7 +140,7 @@ def test_ppo_with_small_cnn_learns_to_reach_the_dot_goal() -> None:
         seed=seed,
         device="cpu",
     )
-    model.learn(16_384)
+    model.learn(32_768)
 
     rng = np.random.default_rng(seed)
     random_returns, random_success = _first_episodes(
@@ -150,8 +150,9 @@ def test_ppo_with_small_cnn_learns_to_reach_the_dot_goal() -> None:
         lambda obs: model.predict(obs, deterministic=True)[0], _EVAL_EPISODES, seed=1000
     )
     stderr = random_returns.std(ddof=1) / np.sqrt(_EVAL_EPISODES)
-    # Random: -9 to -7 (21% to 32% reach the goal); trained, over seeds 0 to 4: 0.0 to
-    # 2.6 (59% to 73%), 13 to 19 standard errors above random.
+    # Random: -9 to -7 (21% to 32% reach the goal); trained, over seeds 0 to 3: 2.6 to
+    # 6.5 (72% to 90%), 17 to 27 standard errors above random. Half this budget leaves
+    # some seeds at 42% success: too close to random for a test that must not flake.
     assert returns.mean() > random_returns.mean() + 5 * stderr, (
         returns.mean(),
         random_returns.mean(),
