@@ -321,17 +321,46 @@ EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
 on the rules (each first action, then the rules, 16 dreams each), leaving them only on
 clear evidence. Searching open-loop sequences there wastes the rules' knowledge."""
 
+LEARNED_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {"confidence": 3.0}
+"""What changes of :data:`EXPERT_DREAM_DEFAULTS` with a learned model: its dreams are
+biased as well as noisy, so leaving the rules takes stronger evidence."""
+
+STOCHASTIC_DREAMS: dict[str, dict[str, Any]] = {
+    "ensemble": {"imagine_mode": "random", "sample": True},
+    "rssm": {"imagine_sample": True},
+}
+"""Backend settings under which repeated dreams differ (a random member and sampled
+outputs; sampled latents), used by ``dream``'s policy mode with a confidence margin: its
+test of "clear evidence" reads the spread of repeated dreams, which a model that dreams
+the same every time does not show (``mlp``, ``lstm``, ``transformer``: the margin is
+then zero and every apparent gain is taken)."""
+
+EXPERT_MCTS_DEFAULTS: dict[str, Any] = {"prior_weight": 0.5, "rollout_depth": 12}
+"""``mcts``'s defaults where the env has expert rules: priors lean on the rules' action
+and new leaves are valued by a 12-step rollout of the rules, so the search looks past
+the delayed effects a short uniform tree cannot see."""
+
+
+def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` completed with the defaults above that apply to agent ``name`` on ``env``."""
+    if config.get("base_policy", "auto") == "none" or expert_policy(env) is None:
+        return config
+    learned = config.get("model", "oracle") != "oracle"
+    if name == "mcts":
+        return {**EXPERT_MCTS_DEFAULTS, **config}
+    if name != "dream" or "mode" in config:
+        return config
+    extra = LEARNED_EXPERT_DREAM_DEFAULTS if learned else {}
+    config = {**EXPERT_DREAM_DEFAULTS, **extra, **config}
+    stochastic = STOCHASTIC_DREAMS.get(str(config.get("model")))
+    if learned and stochastic is not None and config["confidence"] > 0:
+        config["model_config"] = {**stochastic, **config.get("model_config", {})}
+    return config
+
 
 def make_planning_agent(name: str, env: gym.Env[Any, Any], **config: Any) -> Any:
     """Build the planning agent ``name`` for ``env`` (see the module docstring)."""
-    if (
-        name == "dream"
-        and "mode" not in config
-        and config.get("base_policy", "auto") != "none"
-        and expert_policy(env) is not None
-    ):
-        config = {**EXPERT_DREAM_DEFAULTS, **config}
-    agent_config, planner_config = split_config(name, config)
+    agent_config, planner_config = split_config(name, planning_defaults(name, env, config))
     if agent_config.model == "oracle":
         return OraclePlanningAgent(name, env, agent_config, planner_config)
     return ModelPlanningAgent(name, env, agent_config, planner_config)

@@ -275,3 +275,33 @@ def test_policy_mode_improves_on_its_base_policy_through_the_trap():
     planner = ShootingPlanner(ShootingConfig(mode="policy", horizon=3, gamma=1.0), base_policy=base)
     assert planner.plan(dynamics, ROOT) == 1
     assert planner.last_score == pytest.approx(4.0)
+
+
+def _door_policy_dynamics() -> tuple[TableDynamics, object]:
+    """The trap model with observations (the state index) and a base policy that knows
+    the way (1 from the start, 2 at the open door, 0 elsewhere)."""
+
+    def base(obs: np.ndarray) -> np.ndarray:
+        s = obs[:, 0].astype(np.int64)
+        return np.select([s == 0, s == 1], [1, 2], default=0)
+
+    dynamics = TableDynamics()
+    dynamics.observe = lambda states: states.s[:, None].astype(np.float32)  # type: ignore[attr-defined]
+    return dynamics, base
+
+
+def test_mcts_prior_weight_leans_on_the_base_policy():
+    # Three simulations with uniform priors do not find the way; leaning the priors on a
+    # base policy that knows it makes them enough.
+    dynamics, base = _door_policy_dynamics()
+    cfg = dict(num_simulations=3, max_depth=3, gamma=1.0)
+    uniform = MCTSPlanner(MCTSConfig(**cfg), base_policy=base)
+    assert uniform.plan(dynamics, ROOT) == 0
+    leaning = MCTSPlanner(MCTSConfig(**cfg, prior_weight=0.9), base_policy=base)
+    assert leaning.plan(dynamics, ROOT) == 1
+    assert leaning.root_visits is not None and leaning.root_visits.tolist() == [0, 3, 0]
+
+
+def test_mcts_prior_weight_is_checked():
+    with pytest.raises(ValueError, match="prior_weight"):
+        MCTSPlanner(MCTSConfig(prior_weight=1.5))

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from lucidgym.agents.planners.imagination import (
@@ -56,6 +57,10 @@ class MCTSConfig:
     """Rollout steps (base policy, else random) valuing a new leaf without a value function."""
     stochastic: bool = False
     """Re-sample transitions on every visit (open loop) instead of caching one per node."""
+    prior_weight: float = 0.0
+    """With a base policy and no prior function: share of each node's prior put on the
+    base policy's action in the node's (real or imagined) observation, the rest spread
+    uniformly (0: uniform priors)."""
     virtual_loss: float = 1.0
     """Pending visits counted against an edge while its simulation is in flight."""
     num_box_candidates: int = 16
@@ -111,6 +116,10 @@ class MCTSPlanner:
                 raise ValueError(f"MCTSConfig.{name} must be positive, got {getattr(config, name)}")
         if config.rollout_depth < 0:
             raise ValueError(f"MCTSConfig.rollout_depth must be >= 0, got {config.rollout_depth}")
+        if not 0.0 <= config.prior_weight <= 1.0:
+            raise ValueError(
+                f"MCTSConfig.prior_weight must be in [0, 1], got {config.prior_weight}"
+            )
         self.value_fn = value_fn
         self.prior_fn = prior_fn
         self.base_policy = base_policy
@@ -137,7 +146,7 @@ class MCTSPlanner:
         self._q_min, self._q_max = math.inf, -math.inf
         root = _Node(0)
         root.state = root_state
-        root.priors = self._priors(root_state, 1)[0]
+        root.priors = self._priors(dynamics, root_state, 1)[0]
         done = 0
         while done < cfg.num_simulations:
             leaves: list[tuple[list[_Node], int | None]] = []
@@ -247,7 +256,7 @@ class MCTSPlanner:
             finals = [f[0] for f in final_at]
             final_states = concat_states(finals)
             values = self._leaf_values(dynamics, final_states, len(rows))
-            priors = self._priors(final_states, len(rows))
+            priors = self._priors(dynamics, final_states, len(rows))
             for k, i in enumerate(rows):
                 fresh_rewards[i] = rewards[k, : len(sequences[k])]
                 ended[i] = final_at[k][1]
@@ -313,10 +322,20 @@ class MCTSPlanner:
             alive &= ~np.asarray(dn, dtype=bool)
         return total
 
-    def _priors(self, states: Any, k: int) -> np.ndarray:
-        """``[K, N]`` action priors: the prior function, or uniform."""
+    def _priors(self, dynamics: Dynamics[Any], states: Any, k: int) -> np.ndarray:
+        """``[K, N]`` action priors: the prior function, the base policy's lean, or uniform."""
         assert self._actions is not None
         n = self._actions.n
+        weight = self.config.prior_weight
+        if self.prior_fn is None and self.base_policy is not None and weight > 0:
+            if not isinstance(dynamics.action_space, gym.spaces.Discrete):
+                raise ValueError("MCTSConfig.prior_weight needs a Discrete action space")
+            policy = rollout_policy(dynamics, self.base_policy, self._actions, self.rng)
+            chosen = np.asarray(policy(states), dtype=np.int64).reshape(-1)
+            chosen = chosen - int(dynamics.action_space.start)
+            p = np.full((k, n), (1.0 - weight) / n)
+            p[np.arange(k), chosen] += weight
+            return p
         if self.prior_fn is None:
             return np.full((k, n), 1.0 / n)
         p = np.asarray(self.prior_fn(states), dtype=np.float64)
