@@ -114,23 +114,31 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
 
     A seed counts as one value: the mean of its episode returns. ``ci95`` is the
     bootstrap interval over seeds; the improvement is against the ``reactive`` row of
-    the same env (``None`` where there is none, or where its mean is zero).
+    the same env (``None`` where there is none, or where its mean is zero). Where both
+    rows ran the same seeds with the same number of episodes, they played the same
+    evaluation episodes, and the improvement's interval is paired over seeds.
     """
     groups: dict[tuple[str, str, str], list[RunRecord]] = {}
     for run in runs:
         groups.setdefault((run.env, run.agent, run.model), []).append(run)
-    per_seed = {
-        key: np.array([np.mean(r.episode_returns) for r in group]) for key, group in groups.items()
-    }
     rows = []
     for (env, agent, model), group in groups.items():
-        values = per_seed[(env, agent, model)]
-        baseline = next(
-            (v for (e, a, _), v in per_seed.items() if e == env and a == BASELINE_AGENT), None
+        values = _seed_means(group)
+        reference = next(
+            (g for (e, a, _), g in groups.items() if e == env and a == BASELINE_AGENT), None
         )
         improvement, improvement_ci = (None, None)
-        if baseline is not None and agent != BASELINE_AGENT:
-            improvement, improvement_ci = improvement_pct(values, baseline, seed=seed)
+        if reference is not None and agent != BASELINE_AGENT:
+            paired = _episodes_by_seed(group) == _episodes_by_seed(reference)
+            if paired:
+                group = sorted(group, key=lambda r: r.seed)
+                values = _seed_means(group)
+                baseline = _seed_means(sorted(reference, key=lambda r: r.seed))
+            else:
+                baseline = _seed_means(reference)
+            improvement, improvement_ci = improvement_pct(
+                values, baseline, seed=seed, paired=paired
+            )
         row: dict[str, Any] = {
             "env": env,
             "agent": agent,
@@ -147,6 +155,21 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
         row["seeds"] = len(group)
         rows.append(row)
     return rows
+
+
+def _seed_means(group: list[RunRecord]) -> np.ndarray:
+    """``[N]`` the mean episode return of each run of ``group``, in order."""
+    return np.array([np.mean(r.episode_returns) for r in group])
+
+
+def _episodes_by_seed(group: list[RunRecord]) -> dict[int, int]:
+    """Evaluation episodes per seed (runs of one seed played the same episodes)."""
+    counts: dict[int, int] = {}
+    for run in group:
+        if run.seed in counts:
+            return {}  # a seed twice: no one-to-one pairing
+        counts[run.seed] = len(run.episode_returns)
+    return counts
 
 
 def _finite(value: Any) -> Any:

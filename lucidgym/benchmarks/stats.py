@@ -85,19 +85,25 @@ def improvement_pct(
     confidence: float = 0.95,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    paired: bool = False,
 ) -> tuple[float | None, tuple[float, float] | None]:
     """Improvement of ``mean(values)`` over ``mean(baseline)`` in percent, with its interval.
 
     The improvement is ``100 * (mean(values) - mean(baseline)) / |mean(baseline)|``. Its
-    interval resamples the seeds of both agents independently (they are independent
-    runs) and takes percentiles of the resampled ratio.
+    interval takes percentiles of the resampled ratio. Unpaired, the seeds of both
+    agents are resampled independently (independent runs). Paired, ``values[i]`` and
+    ``baseline[i]`` were measured on the same evaluation episodes (the same seed, so the
+    same students or start states), and one draw of seed indices resamples both: the
+    variation both agents share (an easy seed is easy for both) then cancels, as in a
+    paired test.
 
     Args:
         values: ``[N]`` one number per seed of the agent.
-        baseline: ``[M]`` one number per seed of the baseline.
+        baseline: ``[M]`` one number per seed of the baseline (``M == N`` when paired).
         confidence: coverage of the interval.
         resamples: number of bootstrap resamples.
         seed: seed of the resampling generator.
+        paired: resample the seeds of both together (see above).
 
     Returns:
         ``(improvement, (low, high))``; ``(None, None)`` where the baseline mean is zero
@@ -112,8 +118,17 @@ def improvement_pct(
         return None, None
     point = 100.0 * (float(agent.mean()) - base_mean) / abs(base_mean)
     rng = np.random.default_rng(seed)
-    agent_means = _resample_means(agent, resamples, rng)
-    base_means = _resample_means(base, resamples, rng)
+    if paired:
+        if agent.size != base.size:
+            raise ValueError(
+                f"improvement_pct: paired values need one baseline per seed, got "
+                f"{agent.size} and {base.size}"
+            )
+        index = rng.integers(0, agent.size, size=(resamples, agent.size))
+        agent_means, base_means = agent[index].mean(axis=1), base[index].mean(axis=1)
+    else:
+        agent_means = _resample_means(agent, resamples, rng)
+        base_means = _resample_means(base, resamples, rng)
     usable = base_means != 0.0
     ratios = 100.0 * (agent_means[usable] - base_means[usable]) / np.abs(base_means[usable])
     return point, _interval(ratios, confidence)

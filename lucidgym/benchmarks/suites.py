@@ -47,8 +47,13 @@ def _cross(
     ]
 
 
-QUICK_LEARNING = {"train_steps": 300, "refit_steps": 100, "chunks": 1}
-"""Model fitting of the quick suite's learned-model planners (a few CPU seconds)."""
+QUICK_LEARNING = {"train_steps": 400, "refit_steps": 0, "chunks": 1, "warmup_fraction": 1.0}
+"""Model fitting of the quick suite's learned-model planners (a few CPU seconds): every
+real step is collected by the warm-up policy, then the model is fitted once."""
+
+LEARNED_TUTORING_MODEL = "ensemble"
+"""The backend the suites' Tutoring planners learn: its members' disagreement shows in
+``dream``'s repeated dreams, which keeps the planner from trusting one model's errors."""
 
 TINY_RSSM = {
     "cnn_depth": 8,
@@ -70,11 +75,12 @@ def quick_suite() -> Suite:
     learners train on 1,000 to 3,000 real steps, models take a few hundred gradient steps.
     """
     runs = _cross("Tutoring-v0", [("reactive", "none")], seeds=3, episodes=5, budget=0)
-    runs += _cross("Tutoring-v0", [(p, "oracle") for p in PLANNERS], 3, 3, 0)
+    runs += _cross("Tutoring-v0", [(p, "oracle") for p in PLANNERS], 3, 5, 0)
     learned = {"learning": QUICK_LEARNING}
-    runs += _cross("Tutoring-v0", [(p, "mlp") for p in PLANNERS], 3, 3, 1000, agent_config=learned)
+    tutoring_learned = [(p, LEARNED_TUTORING_MODEL) for p in PLANNERS]
+    runs += _cross("Tutoring-v0", tutoring_learned, 3, 5, 1000, agent_config=learned)
     dyna = {"prefill_steps": 200, "pretrain_updates": 20, "train_every": 4}
-    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 3, 1000, agent_config=dyna)
+    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 1000, agent_config=dyna)
     runs += _cross("MovingDotDiscrete-v0", [("random", "none")], 3, 3, 0)
     pixel = {
         "model_config": TINY_RSSM,
@@ -113,7 +119,7 @@ def full_suite() -> Suite:
     runs = _cross("Tutoring-v0", tutoring, seeds, episodes, budget)
     for population in ("novice", "anxious"):
         shifted = [("reactive", "none"), ("dyna", "none")]
-        shifted += [(planner, "mlp") for planner in PLANNERS]
+        shifted += [(planner, LEARNED_TUTORING_MODEL) for planner in PLANNERS]
         runs += _cross(
             "Tutoring-v0", shifted, seeds, episodes, budget,
             env_kwargs=train_on, eval_options={"population": population},

@@ -4,7 +4,13 @@ import os
 import pytest
 
 from lucidgym.benchmarks import results as results_module
-from lucidgym.benchmarks.results import BenchResults, RunRecord, WorldModelRecord, machine_info
+from lucidgym.benchmarks.results import (
+    BenchResults,
+    RunRecord,
+    WorldModelRecord,
+    machine_info,
+    summarize,
+)
 from lucidgym.benchmarks.runner import RunSpec, run_suite
 from lucidgym.benchmarks.suites import Suite
 
@@ -121,3 +127,16 @@ def test_summary_markdown_tables_env_and_planner_speed_rows_together() -> None:
     text = results_module.summary_markdown(payload)
     assert "| kind | env | num_envs | ratio | decisions_per_s |" in text
     assert "| planner | Tutoring-v0 | - | - | 60 |" in text
+
+
+def test_improvement_is_paired_over_seeds_that_played_the_same_episodes():
+    # Per seed the agent beats reactive by exactly 20%, while seeds differ widely.
+    runs = [_run("reactive", s, [10.0 * (s + 1)] * 2) for s in range(4)]
+    runs += [_run("dream", s, [12.0 * (s + 1)] * 2) for s in reversed(range(4))]
+    # Another agent with a different episode count is compared unpaired.
+    runs += [_run("beam", s, [12.0 * (s + 1)] * 3) for s in range(4)]
+    rows = {row["agent"]: row for row in summarize(runs)}
+    assert rows["dream"]["improvement_vs_reactive_pct"] == pytest.approx(20.0)
+    assert rows["dream"]["improvement_ci95"] == pytest.approx([20.0, 20.0])
+    low, high = rows["beam"]["improvement_ci95"]
+    assert low < 20.0 < high and high - low > 20.0

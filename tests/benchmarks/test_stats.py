@@ -52,3 +52,17 @@ def test_improvement_point_and_interval():
     assert low < point < high
     assert point == pytest.approx(100 * (agent.mean() - base.mean()) / base.mean())
     assert improvement_pct([1.0], [0.0, 0.0]) == (None, None)
+
+
+def test_paired_improvement_cancels_what_both_agents_share():
+    # Seeds differ a lot (easy and hard students) but the agent gains 10% on each: the
+    # paired interval is that 10% exactly; the unpaired one is wide.
+    base = np.array([10.0, 20.0, 30.0, 15.0, 25.0])
+    agent = 1.1 * base
+    point, paired = improvement_pct(agent, base, paired=True)
+    assert point == pytest.approx(10.0)
+    assert paired == pytest.approx((10.0, 10.0))
+    _, (low, high) = improvement_pct(agent, base)
+    assert low < 0.0 < 10.0 < high
+    with pytest.raises(ValueError, match="paired"):
+        improvement_pct([1.0, 2.0], [1.0], paired=True)
