@@ -32,21 +32,31 @@ class WorldModelDynamics:
 
     States are :class:`LatentState` batches: the model's state plus the observation the
     model expects there, so that a policy of observations can act inside the dream
-    (:meth:`observe`). Rewards are the model's predicted rewards; a step is ``done``
-    where the predicted termination probability exceeds 0.5. Everything runs under
-    ``torch.no_grad`` and comes back as NumPy arrays; states stay on the model's device.
+    (:meth:`observe`). Rewards are the model's predicted rewards, less
+    ``uncertainty_penalty`` times its uncertainty where the backend reports one
+    (pessimism where the model is unsure, as in MOPO: Yu et al., 2020); a step is
+    ``done`` where the predicted termination probability exceeds 0.5. Everything runs
+    under ``torch.no_grad`` and comes back as NumPy arrays; states stay on the model's
+    device.
 
     Args:
         model: any backend implementing the world-model protocol.
         action_space: the space of one action (default: ``model.action_space``).
+        uncertainty_penalty: weight of the uncertainty subtracted from each reward.
     """
 
     def __init__(
-        self, model: WorldModel, action_space: gym.spaces.Space[Any] | None = None
+        self,
+        model: WorldModel,
+        action_space: gym.spaces.Space[Any] | None = None,
+        uncertainty_penalty: float = 0.0,
     ) -> None:
         space = action_space if action_space is not None else getattr(model, "action_space", None)
         if space is None:
             raise ValueError("WorldModelDynamics: the model has no action_space; pass one")
+        if uncertainty_penalty < 0:
+            raise ValueError(f"uncertainty_penalty must be >= 0, got {uncertainty_penalty}")
+        self.uncertainty_penalty = float(uncertainty_penalty)
         self.model = model
         self.action_space: gym.spaces.Space[Any] = space
         self.device: torch.device = getattr(model, "device", torch.device("cpu"))
@@ -76,9 +86,15 @@ class WorldModelDynamics:
         self.step_calls += 1
         with torch.no_grad():
             model_state, pred = self.model.imagine(states.model, self.action_tensor(actions))
-        reward = pred.reward.float().cpu().numpy()
+        reward = self._penalized(pred.reward, pred.uncertainty).cpu().numpy()
         done = (pred.done > 0.5).cpu().numpy()
         return LatentState(model_state, pred.obs), reward, done
+
+    def _penalized(self, reward: torch.Tensor, uncertainty: torch.Tensor | None) -> torch.Tensor:
+        reward = reward.float()
+        if self.uncertainty_penalty > 0 and uncertainty is not None:
+            reward = reward - self.uncertainty_penalty * uncertainty.float()
+        return reward
 
     def rollout(
         self, states: LatentState, actions: np.ndarray
@@ -92,7 +108,8 @@ class WorldModelDynamics:
         with torch.no_grad():
             out = self.model.rollout(states.model, self.action_tensor(actions))
         final = LatentState(out.state, out.obs[:, -1])
-        return out.reward.float().cpu().numpy(), (out.done > 0.5).cpu().numpy(), final
+        reward = self._penalized(out.reward, out.uncertainty).cpu().numpy()
+        return reward, (out.done > 0.5).cpu().numpy(), final
 
     def take(self, states: LatentState, index: np.ndarray) -> LatentState:
         """Rows ``index`` (``[K]``, repeats allowed) of a batch of latent states."""

@@ -68,6 +68,10 @@ class PlanningAgentConfig:
     base_policy: str = "auto"
     """Policy inside ``dream`` (mode ``policy``) and ``mcts`` rollouts: ``"expert"`` (the
     env's rule set), ``"none"`` (uniform random) or ``"auto"`` (expert where the env has one)."""
+    uncertainty_penalty: float = 0.0
+    """Learned models: weight of the model's uncertainty (ensemble disagreement, prior
+    spread) subtracted from every imagined reward, so searches avoid what the model
+    does not know (0: plan on the predicted rewards as they are)."""
     seed: int = 0
     """Seeds the planner and the oracle's draws."""
 
@@ -225,7 +229,9 @@ class ModelPlanningAgent:
         self.learner = ModelLearner(
             env, config.model, config.model_config, ModelLearningConfig(**config.learning), model
         )
-        self.dynamics = WorldModelDynamics(self.learner.model, env.action_space)
+        self.dynamics = WorldModelDynamics(
+            self.learner.model, env.action_space, config.uncertainty_penalty
+        )
         self._state: Any = None
         self._last_action: Any = None
 

@@ -52,6 +52,19 @@ def test_dyna_improves_over_its_untrained_self(tmp_path):
     assert _mean_return(loaded, env, episodes=2) == _mean_return(agent, env, episodes=2)
 
 
+@pytest.mark.slow
+def test_dyna_learns_to_tutor():
+    # Untrained, the actor is near uniform (7.5 on these 12 students); imagined
+    # actor-critic training on a model learned from 8,000 real steps lifts it clearly
+    # (10.4 with seed 0, 12.5 with seed 1).
+    env = gym.make("Tutoring-v0")
+    agent = DynaAgent(env)
+    before = _mean_return(agent, env, episodes=12)
+    agent.learn(env, 8000, seed=0)
+    after = _mean_return(agent, env, episodes=12)
+    assert after > before + 2.0, (before, after)
+
+
 def test_dyna_runs_on_tutoring():
     env = gym.make("Tutoring-v0")
     agent = DynaAgent(env, num_envs=4, prefill_steps=64, pretrain_updates=5, batch_size=4)
