@@ -51,6 +51,10 @@ QUICK_LEARNING = {"train_steps": 400, "refit_steps": 0, "chunks": 1, "warmup_fra
 """Model fitting of the quick suite's learned-model planners (a few CPU seconds): every
 real step is collected by the warm-up policy, then the model is fitted once."""
 
+QUICK_MCTS = {"num_simulations": 16, "leaf_batch": 8}
+"""A smaller search for the quick suite's learned-model ``mcts`` (rule rollouts dominate
+its cost)."""
+
 LEARNED_TUTORING_MODEL = "ensemble"
 """The backend the suites' Tutoring planners learn: its members' disagreement shows in
 ``dream``'s repeated dreams, which keeps the planner from trusting one model's errors."""
@@ -72,15 +76,17 @@ def quick_suite() -> Suite:
     """Tutoring planners (oracle and learned), pixel MovingDot, symbolic learners.
 
     Sized for a few minutes on 2 CPU cores: 3 seeds (2 for the pixel RSSM planners),
-    learners train on 1,000 to 3,000 real steps, models take a few hundred gradient steps.
+    learners train on 1,000 to 4,000 real steps, models take a few hundred gradient steps.
     """
     runs = _cross("Tutoring-v0", [("reactive", "none")], seeds=3, episodes=5, budget=0)
     runs += _cross("Tutoring-v0", [(p, "oracle") for p in PLANNERS], 3, 5, 0)
     learned = {"learning": QUICK_LEARNING}
-    tutoring_learned = [(p, LEARNED_TUTORING_MODEL) for p in PLANNERS]
-    runs += _cross("Tutoring-v0", tutoring_learned, 3, 5, 1000, agent_config=learned)
-    dyna = {"prefill_steps": 200, "pretrain_updates": 20, "train_every": 4}
-    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 1000, agent_config=dyna)
+    for planner in PLANNERS:
+        config = {**learned, **QUICK_MCTS} if planner == "mcts" else learned
+        runs += _cross(
+            "Tutoring-v0", [(planner, LEARNED_TUTORING_MODEL)], 3, 5, 1000, agent_config=config
+        )
+    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 4000)
     runs += _cross("MovingDotDiscrete-v0", [("random", "none")], 3, 3, 0)
     pixel = {
         "model_config": TINY_RSSM,

@@ -177,7 +177,6 @@ class MCTSPlanner:
     def _select(self, root: _Node) -> tuple[list[_Node], int | None]:
         """Descend by PUCT to an unexpanded edge (or a terminal node: action ``None``)."""
         cfg, node, path = self.config, root, [root]
-        low = self._q_min if self._q_max >= self._q_min else 0.0
         while True:
             assert node.priors is not None
             total = node.visits + node.virtual
@@ -190,10 +189,13 @@ class MCTSPlanner:
                     q = child.q_sum / n if n else first_play
                 else:
                     n, v, q = 0, node.pending.get(a, 0.0), first_play
+                value = self._normalise(q)
                 if v:
-                    q = (n * q + v * low) / (n + v)
+                    # Pending visits count as the worst value seen (0 once normalised),
+                    # also before any range is known, so a round spreads its leaves.
+                    value = n * value / (n + v)
                 explore = cfg.c_puct * node.priors[a] * math.sqrt(total + 1) / (1 + n + v)
-                score = self._normalise(q) + explore
+                score = value + explore
                 if score > best_score:
                     best_a, best_score = a, score
             child = node.children.get(best_a)
