@@ -40,8 +40,9 @@ class ThroughputSpec:
     """Planners whose decisions per second are measured."""
     planner_env: str = "Tutoring-v0"
     """Env the planners decide in."""
-    planner_model: str = "oracle"
-    """Model the planners search over."""
+    planner_models: tuple[str, ...] = ("oracle", "ensemble")
+    """Models the planners search over: the true simulator and a learned backend (its
+    weights are fresh: they do not change the cost of a decision)."""
     decisions: int = 50
     """Decisions timed per planner."""
     seed: int = 0
@@ -140,19 +141,18 @@ def run_throughput(spec: ThroughputSpec) -> list[dict[str, Any]]:
     if spec.planners:
         from lucidgym.agents.speed import measure_planner_speed
 
-        for name in spec.planners:
-            measured = measure_planner_speed(
-                name, spec.planner_env, spec.planner_model, spec.decisions
-            )
-            rows.append(
-                {
-                    "kind": "planner",
-                    "env": spec.planner_env,
-                    "name": name,
-                    "model": spec.planner_model,
-                    **{k: v for k, v in measured.items() if k not in {"env", "model"}},
-                }
-            )
+        for model in spec.planner_models:
+            for name in spec.planners:
+                measured = measure_planner_speed(name, spec.planner_env, model, spec.decisions)
+                rows.append(
+                    {
+                        "kind": "planner",
+                        "env": spec.planner_env,
+                        "name": name,
+                        "model": model,
+                        **{k: v for k, v in measured.items() if k not in {"env", "model"}},
+                    }
+                )
     return rows
 
 
