@@ -48,13 +48,13 @@ class DynaConfig:
     """Env steps of uniformly random actions before learning starts."""
     pretrain_updates: int = 200
     """World-model gradient steps on the prefill data before the first round."""
-    train_every: int = 4
+    train_every: int = 2
     """Vector steps between training rounds."""
     model_updates: int = 4
     """World-model gradient steps per round."""
-    actor_updates: int = 1
+    actor_updates: int = 2
     """Actor-critic gradient steps (each on a fresh imagined batch) per round."""
-    batch_size: int = 16
+    batch_size: int = 32
     """``B``: replayed sequences per batch."""
     seq_len: int = 12
     """``T``: rows per replayed sequence."""

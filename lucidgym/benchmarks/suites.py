@@ -55,6 +55,9 @@ QUICK_MCTS = {"num_simulations": 16, "leaf_batch": 8}
 """A smaller search for the quick suite's learned-model ``mcts`` (rule rollouts dominate
 its cost)."""
 
+QUICK_DYNA = {"train_every": 4, "actor_updates": 1, "batch_size": 16}
+"""A quarter of ``dyna``'s default updates per env step (the quick suite's time budget)."""
+
 LEARNED_TUTORING_MODEL = "ensemble"
 """The backend the suites' Tutoring planners learn: its members' disagreement shows in
 ``dream``'s repeated dreams, which keeps the planner from trusting one model's errors."""
@@ -86,7 +89,7 @@ def quick_suite() -> Suite:
         runs += _cross(
             "Tutoring-v0", [(planner, LEARNED_TUTORING_MODEL)], 3, 5, 1000, agent_config=config
         )
-    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 4000)
+    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 4000, agent_config=QUICK_DYNA)
     runs += _cross("MovingDotDiscrete-v0", [("random", "none")], 3, 3, 0)
     pixel = {
         "model_config": TINY_RSSM,

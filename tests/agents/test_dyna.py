@@ -8,6 +8,8 @@ from lucidgym.agents.base import AGENTS, Learner, Transition
 from lucidgym.agents.dyna import DynaAgent
 
 SMALL = {"num_envs": 8, "prefill_steps": 400, "horizon": 5}
+LIGHT = {"train_every": 4, "actor_updates": 1, "batch_size": 16}
+"""A quarter of the default updates per env step, for a test's time budget."""
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +60,7 @@ def test_dyna_learns_to_tutor():
     # actor-critic training on a model learned from 8,000 real steps lifts it clearly
     # (10.4 with seed 0, 12.5 with seed 1).
     env = gym.make("Tutoring-v0")
-    agent = DynaAgent(env)
+    agent = DynaAgent(env, **LIGHT)
     before = _mean_return(agent, env, episodes=12)
     agent.learn(env, 8000, seed=0)
     after = _mean_return(agent, env, episodes=12)
