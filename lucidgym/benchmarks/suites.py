@@ -51,7 +51,7 @@ QUICK_LEARNING = {"train_steps": 400, "refit_steps": 0, "chunks": 1, "warmup_fra
 """Model fitting of the quick suite's learned-model planners (a few CPU seconds): every
 real step is collected by the warm-up policy, then the model is fitted once."""
 
-QUICK_MCTS = {"num_simulations": 16, "leaf_batch": 8}
+QUICK_MCTS = {"num_simulations": 16, "leaf_batch": 8, "rollout_depth": 6}
 """A smaller search for the quick suite's learned-model ``mcts`` (rule rollouts dominate
 its cost)."""
 
