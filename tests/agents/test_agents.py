@@ -234,3 +234,39 @@ def test_sb3_names_dispatch_to_the_sb3_agent():
     assert isinstance(agent, Learner)
     with pytest.raises(ValueError, match="unknown SB3 algorithm"):
         make_agent("sb3:NOPE", gym.make("CartPole-v1"))
+
+
+def test_planners_build_on_expert_rules_where_the_env_has_them():
+    tutoring = gym.make("Tutoring-v0")
+    mcts = make_agent("mcts", tutoring)
+    assert mcts.planner.config.prior_weight == 0.5 and mcts.planner.config.rollout_depth == 12
+    assert make_agent("mcts", tutoring, base_policy="none").planner.config.prior_weight == 0.0
+    assert make_agent("mcts", gym.make("PatternEcho-v0")).planner.config.prior_weight == 0.0
+    learned = make_agent("dream", tutoring, model="ensemble")
+    assert learned.planner.config.mode == "policy" and learned.planner.config.confidence == 3.0
+    # Repeated dreams of one candidate differ, so the confidence test has a spread to read.
+    assert learned.model.config.imagine_mode == "random" and learned.model.config.sample
+    oracle = make_agent("dream", tutoring)
+    assert oracle.planner.config.confidence == 1.5
+    chosen = make_agent("dream", tutoring, model="ensemble", model_config={"sample": False})
+    assert chosen.model.config.imagine_mode == "random" and not chosen.model.config.sample
+
+
+def test_uncertainty_penalty_lowers_imagined_rewards_by_the_disagreement():
+    from lucidgym.world_models.registry import make_world_model
+
+    env = gym.make("CartPole-v1")
+    torch.manual_seed(0)
+    model = make_world_model("ensemble", env.observation_space, env.action_space)
+    plain, pessimist = WorldModelDynamics(model), WorldModelDynamics(model, None, 2.0)
+    obs = torch.zeros(4, 4)
+    state, _ = model.observe(model.initial_state(4), None, obs)
+    actions = np.array([0, 1, 0, 1])
+    _, reward, _ = plain.step(plain.root(state, obs), actions)
+    _, penalised, _ = pessimist.step(pessimist.root(state, obs), actions)
+    _, pred = model.imagine(state, torch.as_tensor(actions))
+    expected = reward - 2.0 * pred.uncertainty.detach().numpy()
+    np.testing.assert_allclose(penalised, expected, rtol=1e-5, atol=1e-6)
+    assert (penalised < reward).all()
+    with pytest.raises(ValueError, match="uncertainty_penalty"):
+        WorldModelDynamics(model, None, -1.0)
