@@ -91,6 +91,13 @@ def add_bench_parser(sub: Any) -> None:
         default=None,
         help="torch threads (default 1, at most the machine's cores)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes the runs are spread over (default: one per CPU core on cpu, "
+        "1 on cuda; the numbers do not depend on it)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_bench)
 
@@ -98,7 +105,7 @@ def add_bench_parser(sub: Any) -> None:
 def _bench_suite(args: argparse.Namespace) -> Any:
     from lucidgym.benchmarks.suites import SUITES, custom_suite, make_suite, with_overrides
 
-    for name in ("--seeds", "--episodes", "--threads"):
+    for name in ("--seeds", "--episodes", "--threads", "--jobs"):
         check_positive(name, getattr(args, name[2:]))
     if args.budget is not None and args.budget < 0:
         raise _error(f"--budget must be zero or positive, got {args.budget}")
@@ -131,6 +138,17 @@ def _bench_suite(args: argparse.Namespace) -> Any:
     return with_overrides(suite, seeds=args.seeds, episodes=args.episodes, budget=args.budget)
 
 
+def _bench_jobs(args: argparse.Namespace) -> int:
+    """``--jobs``, or one per core on the CPU (each with ``--threads`` torch threads)."""
+    if args.jobs is not None:
+        return int(args.jobs)
+    if args.device != "cpu":
+        return 1
+    import os
+
+    return max(1, (os.cpu_count() or 1) // (args.threads or 1))
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run a benchmark suite and write its results."""
     _check_device(args.device)
@@ -147,7 +165,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = run_suite(
         suite, out, device=args.device, threads=args.threads, argv=["lucidgym", *sys.argv[1:]],
-        progress=not args.no_progress,
+        progress=not args.no_progress, jobs=_bench_jobs(args),
     )  # fmt: skip
     payload = results.to_json()
     curves = json.loads((out / "learning_curves.json").read_text())

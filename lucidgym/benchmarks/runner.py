@@ -9,9 +9,11 @@ the same evaluation episodes to every agent, so agents are compared on equal foo
 
 from __future__ import annotations
 
+import functools
 import random
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,6 +275,7 @@ def run_suite(
     argv: list[str] | None = None,
     progress: bool = True,
     make_agent: AgentMaker | None = None,
+    jobs: int = 1,
 ) -> BenchResults:
     """Run every world-model evaluation and run of ``suite``, writing results after each.
 
@@ -284,7 +287,14 @@ def run_suite(
             and one thread runs them faster than several that contend for busy cores).
         argv: the command line to record (default ``sys.argv``).
         progress: show a progress display of what runs and how long is left.
-        make_agent: the agent factory (default :func:`lucidgym.agents.registry.make_agent`).
+        make_agent: the agent factory (default :func:`lucidgym.agents.registry.make_agent`);
+            with ``jobs > 1`` it must be picklable (a module-level function), as workers
+            are fresh processes.
+        jobs: worker processes the runs and world-model evaluations are spread over
+            (each with ``threads`` torch threads). Every run seeds itself, so the numbers
+            are those of ``jobs=1``; results keep the suite's order. The throughput
+            section always runs alone in this process, so that nothing contends with
+            its timings.
 
     Returns:
         The results; a ``KeyboardInterrupt`` propagates after the finished runs are saved.
@@ -293,7 +303,10 @@ def run_suite(
 
     from lucidgym.benchmarks.throughput import check_throughput, run_throughput
 
-    torch.set_num_threads(min(threads or 1, os.cpu_count() or 1))
+    if jobs < 1:
+        raise ValueError(f"jobs must be positive, got {jobs}")
+    threads = min(threads or 1, os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     if make_agent is None and suite.runs:
         make_agent, available = resolve_agent_maker()
         check_agents([spec.agent for spec in suite.runs], available)
@@ -301,23 +314,82 @@ def run_suite(
         check_throughput(suite.throughput)
     results = BenchResults(suite=suite.name, machine=machine_info(argv))
     results.write(out_dir)
-    jobs: list[tuple[str, Any]] = [(wm.label, wm) for wm in suite.world_models]
-    jobs += [(spec.label, spec) for spec in suite.runs]
-    if suite.throughput is not None:
-        jobs.append(("throughput", suite.throughput))
-    with _Progress(progress, len(jobs)) as advance:
-        for label, job in jobs:
-            advance(label)
-            if isinstance(job, WorldModelSpec):
-                results.world_models.extend(run_world_model(job, device))
-            elif isinstance(job, RunSpec):
-                assert make_agent is not None
-                results.runs.append(run_one(job, make_agent, device))
+    work: list[WorldModelSpec | RunSpec] = [*suite.world_models, *suite.runs]
+    total = len(work) + (suite.throughput is not None)
+    with _Progress(progress, total) as advance:
+        if jobs > 1 and len(work) > 1:
+            worker = functools.partial(
+                _run_job, device=device, threads=threads, make_agent=make_agent
+            )
+            done = _in_processes(worker, work, min(jobs, len(work)), advance)
+        else:
+            serial = functools.partial(_run_job, device=device, make_agent=make_agent)
+            done = _in_order(serial, work, advance)
+        for record in done:
+            if isinstance(record, RunRecord):
+                results.runs.append(record)
             else:
-                results.throughput.extend(run_throughput(job))
+                results.world_models.extend(record)
+            results.write(out_dir)
+        if suite.throughput is not None:
+            advance("throughput")
+            results.throughput.extend(run_throughput(suite.throughput))
             results.write(out_dir)
         advance(None)
     return results
+
+
+def _run_job(
+    job: WorldModelSpec | RunSpec,
+    *,
+    device: str,
+    make_agent: AgentMaker | None,
+    threads: int | None = None,
+) -> RunRecord | list[WorldModelRecord]:
+    """One world-model evaluation or run (in this process or a worker's)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if isinstance(job, WorldModelSpec):
+        return run_world_model(job, device)
+    assert make_agent is not None, "runs need an agent factory"
+    return run_one(job, make_agent, device)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches every process of the terminal's group; the parent alone handles it
+    # (it saves what has finished and stops the workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _in_order(
+    worker: Callable[[Any], Any], work: list[Any], advance: Callable[[str | None], None]
+) -> Iterator[Any]:
+    """Results of ``worker`` over ``work``, one after the other in this process."""
+    for job in work:
+        advance(job.label)
+        yield worker(job)
+
+
+def _in_processes(
+    worker: Callable[[Any], Any],
+    work: list[Any],
+    processes: int,
+    advance: Callable[[str | None], None],
+) -> Iterator[Any]:
+    """Results of ``worker`` over ``work`` in ``processes`` worker processes, in order."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no forked torch or numba state
+    pool = context.Pool(processes, initializer=_ignore_interrupts)
+    try:
+        results = pool.imap(worker, work)
+        for job in work:
+            advance(job.label)
+            yield next(results)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 class _Progress:

@@ -19,7 +19,8 @@ ECHO_SET = [
 
 def _bench(out, *extra):
     return main(["bench", *ECHO_SET, "--seeds", "2", "--episodes", "2", "--budget", "0",
-                 "--no-progress", "--threads", "1", "--out", str(out), *extra])  # fmt: skip
+                 "--no-progress", "--threads", "1", "--jobs", "1", "--out", str(out),
+                 *extra])  # fmt: skip
 
 
 def _without_timings(doc):
@@ -48,6 +49,14 @@ def test_bench_custom_set_end_to_end_and_deterministic(tmp_path, toy_agents, cap
     assert _bench(tmp_path / "b") == 0
     again = json.loads((tmp_path / "b" / "results.json").read_text())
     assert _without_timings(again) == _without_timings(doc)
+
+
+def test_bench_in_worker_processes_gives_the_same_numbers(tmp_path, toy_agents):
+    assert _bench(tmp_path / "serial") == 0
+    assert _bench(tmp_path / "parallel", "--jobs", "2") == 0
+    serial = json.loads((tmp_path / "serial" / "results.json").read_text())
+    parallel = json.loads((tmp_path / "parallel" / "results.json").read_text())
+    assert _without_timings(parallel) == _without_timings(serial)
 
 
 def test_bench_refuses_an_out_with_results_unless_forced(tmp_path, toy_agents, capsys):
