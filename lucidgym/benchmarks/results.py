@@ -129,7 +129,8 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
         )
         improvement, improvement_ci = (None, None)
         if reference is not None and agent != BASELINE_AGENT:
-            paired = _episodes_by_seed(group) == _episodes_by_seed(reference)
+            counts = _episodes_by_seed(group)
+            paired = bool(counts) and counts == _episodes_by_seed(reference)
             if paired:
                 group = sorted(group, key=lambda r: r.seed)
                 values = _seed_means(group)

@@ -140,3 +140,7 @@ def test_improvement_is_paired_over_seeds_that_played_the_same_episodes():
     assert rows["dream"]["improvement_ci95"] == pytest.approx([20.0, 20.0])
     low, high = rows["beam"]["improvement_ci95"]
     assert low < 20.0 < high and high - low > 20.0
+    # A seed run twice cannot be paired one-to-one: compared unpaired, without error.
+    twice = runs[:4] + [_run("reactive", 0, [10.0] * 2)] + runs[4:8] + runs[4:5]
+    rows = {row["agent"]: row for row in summarize(twice)}
+    assert rows["dream"]["improvement_ci95"] is not None
