@@ -5,21 +5,21 @@ real steps collected by the rules with 30% random actions, then one fit); every 
 then evaluated on ``average``, ``novice`` and ``anxious`` students, the same students
 for every agent of a seed. Prints the benchmark summary per population: mean return with
 its 95% bootstrap interval over seeds and the improvement over the ``reactive`` rules
-(paired over seeds). Run: ``python benchmarks/tutoring_generalization.py [--seeds 3]``.
+(paired over seeds). The runs go through the suite runner over ``--jobs`` processes.
+Run: ``python benchmarks/tutoring_generalization.py [--seeds 3] [--jobs 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 
-import torch
-
 import lucidgym  # noqa: F401  (registers the envs)
-from lucidgym.agents.registry import make_agent
 from lucidgym.benchmarks.results import summarize
-from lucidgym.benchmarks.runner import RunSpec, run_one
-from lucidgym.benchmarks.suites import LEARNED_TUTORING_MODEL
+from lucidgym.benchmarks.runner import RunSpec, run_suite
+from lucidgym.benchmarks.suites import LEARNED_TUTORING_MODEL, Suite
 
 POPULATIONS = ("average", "novice", "anxious")
 """The training population first, then the held-out ones."""
@@ -30,8 +30,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--budget", type=int, default=2000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    torch.set_num_threads(1)
     learning = {"learning": {"train_steps": 600, "refit_steps": 0, "warmup_fraction": 1.0}}
     agents = [
         ("reactive", "none", {}),
@@ -39,25 +39,31 @@ def main() -> None:
         ("dream", LEARNED_TUTORING_MODEL, learning),
         ("mcts", LEARNED_TUTORING_MODEL, learning),
     ]
+    runs = [
+        RunSpec(
+            "Tutoring-v0",
+            agent,
+            model,
+            seed,
+            args.episodes,
+            budget=args.budget if model not in ("none", "oracle") else 0,
+            env_kwargs={"population": "average"},
+            eval_options={"population": population},
+            agent_config=config,
+        )  # fmt: skip
+        for population in POPULATIONS
+        for agent, model, config in agents
+        for seed in range(args.seeds)
+    ]
     start = time.perf_counter()
-    runs = []
-    for population in POPULATIONS:
-        for agent, model, config in agents:
-            for seed in range(args.seeds):
-                spec = RunSpec(
-                    "Tutoring-v0", agent, model, seed, args.episodes,
-                    budget=args.budget if model not in ("none", "oracle") else 0,
-                    env_kwargs={"population": "average"},
-                    eval_options={"population": population},
-                    agent_config=config,
-                )  # fmt: skip
-                runs.append(run_one(spec, make_agent))
+    with tempfile.TemporaryDirectory() as folder:
+        results = run_suite(Suite("generalization", runs), folder, jobs=args.jobs)
     wall = time.perf_counter() - start
     print(
         f"trained on average, {args.seeds} seeds x {args.episodes} episodes, "
         f"learned models from {args.budget:,d} real steps ({wall:.0f} s)"
     )
-    for row in summarize(runs):
+    for row in summarize(results.runs):
         gain = row["improvement_vs_reactive_pct"]
         ci = row["improvement_ci95"]
         text = "" if gain is None else f"{gain:+6.1f}% [{ci[0]:+.1f}, {ci[1]:+.1f}]"

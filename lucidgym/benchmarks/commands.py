@@ -173,16 +173,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if payload["summary"]:
         _print_table(summary_table(payload["summary"]))
     for row in results.throughput:
-        ratio = f"  x{row['ratio']:.2f} vs {row['reference']}" if "ratio" in row else ""
-        if "model" in row:
-            ratio = f"  model {row['model']}"
+        if "ratio" in row:  # an env against its CartPole reference
+            detail = f"  x{row['ratio']:.2f} vs {row['reference']}"
+        else:  # a planner
+            detail = f"  model {row.get('model', '?')}"
         if "batching_speedup" in row:
-            ratio += (
+            detail += (
                 f", {row['simulations_per_s']:.0f} simulations/s, batched leaves "
                 f"x{row['batching_speedup']:.1f} vs one call per simulation"
             )
         speed = row.get("steps_per_s", row.get("decisions_per_s", float("nan")))
-        print(f"{row['kind']:8} {row['env']:22} {row['name']:8} {speed:14.1f}/s{ratio}")
+        print(f"{row['kind']:8} {row['env']:22} {row['name']:8} {speed:14.1f}/s{detail}")
     print(f"wrote {out}/results.json, summary.md and plots in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -131,14 +131,11 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
         if reference is not None and agent != BASELINE_AGENT:
             counts = _episodes_by_seed(group)
             paired = bool(counts) and counts == _episodes_by_seed(reference)
-            if paired:
-                group = sorted(group, key=lambda r: r.seed)
-                values = _seed_means(group)
-                baseline = _seed_means(sorted(reference, key=lambda r: r.seed))
-            else:
-                baseline = _seed_means(reference)
+            ours, theirs = group, reference
+            if paired:  # line the seeds up
+                ours, theirs = (sorted(g, key=lambda r: r.seed) for g in (group, reference))
             improvement, improvement_ci = improvement_pct(
-                values, baseline, seed=seed, paired=paired
+                _seed_means(ours), _seed_means(theirs), seed=seed, paired=paired
             )
         row: dict[str, Any] = {
             "env": env,
