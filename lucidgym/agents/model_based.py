@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,9 +359,19 @@ def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any])
         return config
     extra = LEARNED_EXPERT_DREAM_DEFAULTS if learned else {}
     config = {**EXPERT_DREAM_DEFAULTS, **extra, **config}
-    stochastic = STOCHASTIC_DREAMS.get(str(config.get("model")))
-    if learned and stochastic is not None and config["confidence"] > 0:
-        config["model_config"] = {**stochastic, **config.get("model_config", {})}
+    backend = str(config.get("model"))
+    stochastic = STOCHASTIC_DREAMS.get(backend)
+    if learned and config["confidence"] > 0 and config["mode"] == "policy":
+        if stochastic is not None:
+            config["model_config"] = {**stochastic, **config.get("model_config", {})}
+        else:
+            warnings.warn(
+                f"dream: the {backend!r} backend dreams alike every time, so the "
+                f"{config['confidence']} standard-error margin over the rules has no "
+                "spread to read and every apparent gain of the model is taken; "
+                f"{' or '.join(repr(b) for b in STOCHASTIC_DREAMS)} dream stochastically",
+                stacklevel=5,  # the caller of make_agent
+            )
     return config
 
 

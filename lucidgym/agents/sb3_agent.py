@@ -152,6 +152,12 @@ class SB3Agent:
         self.model.set_env(env)
         if seed is not None:
             self.model.set_random_seed(seed)
+        if self.model.tensorboard_log is None and not self.model.verbose:
+            # SB3's default logger makes a folder under the system temp dir on every
+            # learn() even when it writes nothing; a logger without outputs makes none.
+            from stable_baselines3.common.logger import Logger
+
+            self.model.set_logger(Logger(folder=None, output_formats=[]))
         callback = _CurveCallback()
         self.model.learn(total_timesteps=total_steps, callback=callback, reset_num_timesteps=True)
         return callback.curves

@@ -151,6 +151,7 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
             row["success_rate"] = float(np.mean(successes))
         row["iqm_return"] = interquartile_mean(values)
         row["seeds"] = len(group)
+        row["env_steps"] = max(r.env_steps for r in group)
         rows.append(row)
     return rows
 
@@ -259,8 +260,8 @@ def _interval_text(interval: list[float] | None, digits: int = 3) -> str:
 def summary_table(summary: list[dict[str, Any]]) -> list[list[str]]:
     """The rows of the summary table (header first), as text cells."""
     table = [
-        ["env", "agent", "model", "seeds", "mean return", "95% CI", "IQM", "vs reactive",
-         "95% CI", "success"]
+        ["env", "agent", "model", "seeds", "env steps", "mean return", "95% CI", "IQM",
+         "vs reactive", "95% CI", "success"]
     ]  # fmt: skip
     for row in summary:
         improvement = row["improvement_vs_reactive_pct"]
@@ -270,6 +271,7 @@ def summary_table(summary: list[dict[str, Any]]) -> list[list[str]]:
                 row["agent"],
                 row["model"],
                 str(row.get("seeds", "")),
+                f"{row['env_steps']:,}" if "env_steps" in row else "",
                 _fmt(row["mean_return"]),
                 _interval_text(row["ci95"]),
                 _fmt(row.get("iqm_return")),

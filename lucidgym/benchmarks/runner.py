@@ -56,6 +56,9 @@ class RunSpec:
     """``reset(options=...)`` of evaluation episodes (e.g. another population)."""
     agent_config: dict[str, Any] = field(default_factory=dict)
     """Further keyword arguments of ``make_agent``."""
+    variant: str = ""
+    """A name for a non-default ``agent_config`` that results should keep apart (for
+    example ``"no world-model head"``); empty for the agent's usual configuration."""
 
     @property
     def env_label(self) -> str:
@@ -66,10 +69,15 @@ class RunSpec:
         return f"{self.env}[{options}]"
 
     @property
+    def agent_label(self) -> str:
+        """The agent as results name it: the name, plus the variant where there is one."""
+        return f"{self.agent}[{self.variant}]" if self.variant else self.agent
+
+    @property
     def label(self) -> str:
         """A one-line description for progress displays."""
         model = "" if self.model == "none" else f"/{self.model}"
-        return f"{self.env_label} {self.agent}{model} seed {self.seed}"
+        return f"{self.env_label} {self.agent_label}{model} seed {self.seed}"
 
 
 @dataclass(frozen=True)
@@ -255,7 +263,7 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         env.close()
     return RunRecord(
         env=spec.env_label,
-        agent=spec.agent,
+        agent=spec.agent_label,
         model=spec.model,
         seed=spec.seed,
         episode_returns=returns,

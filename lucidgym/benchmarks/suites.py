@@ -118,38 +118,91 @@ def quick_suite() -> Suite:
 BACKENDS = ("mlp", "lstm", "transformer", "ensemble", "rssm")
 """Every world-model backend; the full suite evaluates each."""
 
+FULL_SEEDS = 10
+"""Seeds of the full suite's runs (each its own training run and evaluation episodes)."""
+
+FULL_LONG_SEEDS = 5
+"""Seeds of the full suite's long trainings (``dyna`` at 20k steps, PPO at 200k)."""
+
+FULL_LEARNING = {"train_steps": 800, "refit_steps": 0, "chunks": 1, "warmup_fraction": 1.0}
+"""Model fitting of the full suite's Tutoring planners: 2,000 steps of the rules (with
+30% random actions) and 800 gradient steps."""
+
+FULL_PIXEL_LEARNING = {**FULL_LEARNING, "train_steps": 300, "seq_len": 8}
+"""Pixel-RSSM fitting of the full suite's MovingDot planners."""
+
+SYMBOLIC_ENVS = ("PatternEcho-v0", "SequenceNext-v0", "Conditional-v0", "DelayedRecall-v0")
+"""The symbolic family."""
+
+NO_WORLD_MODEL_HEAD = "no world-model head"
+"""Variant name of ``baby`` with ``world_model_coef=0`` (the WMIL study's ablation)."""
+
 
 def full_suite() -> Suite:
-    """Ten seeds, PPO baselines, every backend, and populations the model never saw."""
-    seeds, episodes, budget = 10, 20, 20_000
-    tutoring = [("reactive", "none"), ("random", "none"), ("dyna", "none")]
-    tutoring += [(planner, model) for planner in PLANNERS for model in ("oracle", *BACKENDS)]
-    train_on = {"population": "average"}
-    runs = _cross("Tutoring-v0", tutoring, seeds, episodes, budget)
-    for population in ("novice", "anxious"):
-        shifted = [("reactive", "none"), ("dyna", "none")]
-        shifted += [(planner, LEARNED_TUTORING_MODEL) for planner in PLANNERS]
+    """Paper-scale: 10 seeds, PPO baselines, every backend, populations the model never saw.
+
+    About 80 CPU-minutes per core on 2 cores with ``--jobs 2`` (budgets in the code);
+    ``--jobs`` spreads it over a bigger machine's cores.
+    """
+    seeds, episodes = FULL_SEEDS, 10
+    learned = {"learning": FULL_LEARNING}
+    tutoring = "Tutoring-v0"
+    runs = _cross(tutoring, [("reactive", "none"), ("random", "none")], seeds, episodes, 0)
+    runs += _cross(tutoring, [(p, "oracle") for p in PLANNERS], seeds, episodes, 0)
+    learned_planners = [(planner, LEARNED_TUTORING_MODEL) for planner in PLANNERS]
+    runs += _cross(tutoring, learned_planners, seeds, episodes, 2000, agent_config=learned)
+    others = [b for b in BACKENDS if b != LEARNED_TUTORING_MODEL]
+    runs += _cross(
+        tutoring, [("dream", b) for b in others], seeds, episodes, 2000, agent_config=learned
+    )
+    # Sample efficiency: dyna at 20k steps against PPO at the same budget and at ten times it.
+    runs += _cross(tutoring, [("dyna", "none")], FULL_LONG_SEEDS, episodes, 20_000)
+    runs += _cross(tutoring, [("sb3:PPO", "none")], seeds, episodes, 20_000)
+    runs += _cross(
+        tutoring, [("sb3:PPO", "none")], FULL_LONG_SEEDS, episodes, 200_000,
+        variant="200k steps",
+    )  # fmt: skip
+    # Generalization: everything learns on average students, then tutors other populations.
+    for population in ("average", "novice", "anxious"):
+        shifted = [("reactive", "none"), ("dream", "oracle")]
         runs += _cross(
-            "Tutoring-v0", shifted, seeds, episodes, budget,
-            env_kwargs=train_on, eval_options={"population": population},
+            tutoring, shifted, seeds, episodes, 0, eval_options={"population": population}
+        )
+        runs += _cross(
+            tutoring, [("dream", LEARNED_TUTORING_MODEL)], seeds, episodes, 2000,
+            env_kwargs={"population": "average"}, eval_options={"population": population},
+            agent_config=learned,
         )  # fmt: skip
-    runs += _cross("Tutoring-v0", [("sb3:PPO", "none")], seeds, episodes, 200_000)
-    dot = [("random", "none"), ("dyna", "none"), ("dream", "oracle")]
-    dot += [(planner, "rssm") for planner in ("dream", "mcts", "beam")]
-    runs += _cross("MovingDotDiscrete-v0", dot, seeds, episodes, budget)
-    runs += _cross("MovingDotDiscrete-v0", [("sb3:PPO", "none")], seeds, episodes, 200_000)
-    for env in ("PatternEcho-v0", "SequenceNext-v0", "Conditional-v0", "DelayedRecall-v0"):
-        symbolic = [("random", "none"), ("baby", "none"), ("dyna", "none")]
-        runs += _cross(env, symbolic, seeds, episodes, budget)
-        runs += _cross(env, [("sb3:PPO", "none")], seeds, episodes, 200_000)
+    dot = "MovingDotDiscrete-v0"
+    runs += _cross(dot, [("random", "none"), ("dream", "oracle")], seeds, 3, 0)
+    runs += _cross(dot, [("reactive", "none")], seeds, 3, 2000)
+    pixel = {"model_config": TINY_RSSM, "learning": FULL_PIXEL_LEARNING}
+    runs += _cross(
+        dot, [("dream", "rssm")], seeds, 3, 2000, agent_config={**pixel, "num_candidates": 32}
+    )
+    runs += _cross(
+        dot, [("mcts", "rssm")], seeds, 3, 2000, agent_config={**pixel, "num_simulations": 16}
+    )
+    runs += _cross(dot, [("sb3:PPO", "none")], FULL_LONG_SEEDS, 3, 50_000, variant="50k steps")
+    for env in SYMBOLIC_ENVS:
+        symbolic = [("random", "none"), ("reactive", "none"), ("baby", "none")]
+        runs += _cross(env, symbolic, seeds, episodes, 10_000)
+        if env in ("SequenceNext-v0", "DelayedRecall-v0"):
+            runs += _cross(
+                env, [("baby", "none")], seeds, episodes, 10_000,
+                agent_config={"world_model_coef": 0.0}, variant=NO_WORLD_MODEL_HEAD,
+            )  # fmt: skip
     world_models = [
-        WorldModelSpec(env, backend, train_episodes=200, train_steps=10_000)
-        for env in ("Tutoring-v0", "SequenceNext-v0")
+        WorldModelSpec(env, backend, train_episodes=100, train_steps=2000)
+        for env in (tutoring, "SequenceNext-v0")
         for backend in BACKENDS
     ]
     world_models.append(
-        WorldModelSpec("MovingDot-v0", "rssm", train_episodes=200, train_steps=10_000)
-    )
+        WorldModelSpec(
+            "MovingDot-v0", "rssm", train_episodes=40, train_steps=600, eval_windows=128,
+            config=TINY_RSSM,
+        )
+    )  # fmt: skip
     return Suite("full", runs, world_models)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -250,6 +252,16 @@ def test_planners_build_on_expert_rules_where_the_env_has_them():
     assert oracle.planner.config.confidence == 1.5
     chosen = make_agent("dream", tutoring, model="ensemble", model_config={"sample": False})
     assert chosen.model.config.imagine_mode == "random" and not chosen.model.config.sample
+
+
+def test_dream_warns_that_a_deterministic_model_gives_its_margin_nothing_to_read():
+    tutoring = gym.make("Tutoring-v0")
+    with pytest.warns(UserWarning, match="'mlp' backend dreams alike every time"):
+        make_agent("dream", tutoring, model="mlp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_agent("dream", tutoring, model="rssm")
+        make_agent("dream", tutoring, model="mlp", confidence=0.0)
 
 
 def test_uncertainty_penalty_lowers_imagined_rewards_by_the_disagreement():

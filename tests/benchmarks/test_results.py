@@ -63,7 +63,7 @@ def test_results_json_has_the_design_schema(tmp_path):
     assert cartpole["improvement_vs_reactive_pct"] is None and cartpole["improvement_ci95"] is None
     assert [set(row) for row in doc["world_models"]] == [WORLD_MODEL_KEYS]
     summary = (tmp_path / "summary.md").read_text()
-    assert "| Tutoring-v0 | mcts | none | 3 | 1.5 | [1.5, 1.5] |" in summary
+    assert "| Tutoring-v0 | mcts | none | 3 | 0 | 1.5 | [1.5, 1.5] |" in summary
     assert "+50.0%" in summary
 
 
@@ -144,3 +144,18 @@ def test_improvement_is_paired_over_seeds_that_played_the_same_episodes():
     twice = runs[:4] + [_run("reactive", 0, [10.0] * 2)] + runs[4:8] + runs[4:5]
     rows = {row["agent"]: row for row in summarize(twice)}
     assert rows["dream"]["improvement_ci95"] is not None
+
+
+def test_variants_and_budgets_of_one_agent_stay_apart_in_the_summary(tmp_path):
+    runs = [RunSpec("PatternEcho-v0", "reactive", seed=s, episodes=1) for s in range(2)]
+    runs += [RunSpec("PatternEcho-v0", "counter", seed=s, episodes=1, budget=32) for s in range(2)]
+    runs += [
+        RunSpec("PatternEcho-v0", "counter", seed=s, episodes=1, budget=96, variant="longer")
+        for s in range(2)
+    ]
+    doc = run_suite(Suite("tiny", runs), tmp_path, progress=False, make_agent=make_toy_agent)
+    rows = {row["agent"]: row for row in doc.to_json()["summary"]}
+    assert list(rows) == ["reactive", "counter", "counter[longer]"]
+    assert [rows[a]["env_steps"] for a in rows] == [0, 32, 96]
+    assert [r.agent for r in doc.runs][-1] == "counter[longer]"
+    assert "counter[longer]" in (tmp_path / "summary.md").read_text()
