@@ -82,10 +82,23 @@ def space_from_json(data: dict[str, Any]) -> gym.spaces.Space[Any]:
     raise ValueError(f"unsupported space type in checkpoint config: {data.get('type')!r}")
 
 
+def _new_file_mode() -> int:
+    """The mode ``open`` gives a new file under the current umask (``mkstemp`` gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    The file gets the permissions of a normally created one, and ``path``'s folder is
+    created where missing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, _new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

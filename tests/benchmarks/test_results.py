@@ -83,6 +83,16 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["learning_curves.json", "results.json", "summary.md"]
 
 
+def test_results_files_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        _results().write(tmp_path / "new")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "new").iterdir()}
+    assert modes == dict.fromkeys(["learning_curves.json", "results.json", "summary.md"], 0o644)
+
+
 class _Interrupt:
     """An agent maker whose third agent is interrupted (Ctrl-C) mid-episode."""
 
