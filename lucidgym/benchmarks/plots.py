@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -81,28 +82,50 @@ def plot_improvement(summary: list[dict[str, Any]], out_dir: Path) -> Path | Non
 
 
 def plot_learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Per env: each learner's training return against env steps, mean over seeds."""
+    """Per env: each learner's training return against env steps, mean over seeds.
+
+    Learners whose curves are identical (model learners that collected with the same
+    warm-up policy and seeds) share one line and one legend entry. Where budgets differ
+    tenfold or more, the step axis is logarithmic.
+    """
     plt = _pyplot()
     paths = []
     for env in dict.fromkeys(c["env"] for c in curves):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
         groups: dict[str, list[dict[str, Any]]] = {}
         for curve in curves:
             if curve["env"] == env and curve.get("episode_return"):
                 groups.setdefault(_name(curve), []).append(curve)
+        lines: list[tuple[list[str], np.ndarray, np.ndarray, int]] = []
         for name, runs in groups.items():
             end = max(max(run["env_steps"]) for run in runs)
             grid = np.linspace(0, end, 50)
             # Each seed's curve is interpolated onto one grid of steps, then averaged.
             stacked = np.stack([_interp(grid, run) for run in runs])
-            mean = stacked.mean(axis=0)
-            ax.plot(grid, mean, label=f"{name} ({len(runs)} seeds)")
-            if len(runs) > 1:
+            same = next(
+                (line for line in lines if line[3] == len(runs)
+                 and np.array_equal(line[1], grid) and np.array_equal(line[2], stacked,
+                                                                      equal_nan=True)),
+                None,
+            )  # fmt: skip
+            if same is not None:
+                same[0].append(name)
+            else:
+                lines.append(([name], grid, stacked, len(runs)))
+        if not lines:
+            continue
+        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        for names, grid, stacked, seeds in lines:
+            label = textwrap.fill(f"{', '.join(names)} ({seeds} seeds)", 48)
+            ax.plot(grid, stacked.mean(axis=0), label=label)
+            if seeds > 1:
                 ax.fill_between(grid, stacked.min(axis=0), stacked.max(axis=0), alpha=0.2)
+        ends = [grid[-1] for _, grid, _, _ in lines if grid[-1] > 0]
+        if ends and max(ends) >= 10 * min(ends):
+            ax.set_xscale("symlog", linthresh=max(1.0, min(ends) / 10))
         ax.set_xlabel("real env steps")
         ax.set_ylabel("training episode return")
         ax.set_title(env)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small")
         fig.tight_layout()
         paths.append(_save(fig, out_dir / f"learning_{_slug(env)}.png", plt))
     return paths
