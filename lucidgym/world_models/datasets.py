@@ -2,8 +2,10 @@
 
 Datasets live under the Minari root (``~/.minari/datasets``, or
 ``$MINARI_DATASETS_PATH``). :func:`record_dataset` steps the env's native vector env
-when one is registered, so that 100,000 episodes of a cheap env take a minute or two,
-and writes every episode in one call; :func:`load_dataset` reads one back as a
+when one is registered and writes every episode in one call: 100,000 Tutoring-v0
+episodes (8 million steps) record in about 30 s on 2 CPU cores, and Minari's HDF5
+writer then takes about 13 minutes for the 2.1 GB file. :func:`load_dataset` reads one
+back as a
 :class:`~lucidgym.world_models.buffer.SequenceReplayBuffer` or a list of episodes.
 """
 
@@ -88,9 +90,15 @@ def record_dataset(
                 else None
             ),
         )
+        if bar is not None:
+            bar.update(task, completed=episodes)
     finally:
         if bar is not None:
             bar.stop()
+    if progress:
+        # Minari writes one HDF5 group per episode and reports no progress of its own:
+        # for large datasets this takes far longer than the recording.
+        print(f"writing {episodes} episodes into Minari dataset {name} ...", flush=True)
     single = gym.make(env_id)
     buffers = [_episode_buffer(i, ep, single.action_space) for i, ep in enumerate(eps)]
     try:
