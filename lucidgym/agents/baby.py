@@ -205,6 +205,10 @@ class BabyAgent:
         True
     """
 
+    trained_env_steps: int = 0
+    """Real env steps of the last :meth:`learn` (it can pass ``total_steps`` by less than
+    one block of steps)."""
+
     def __init__(self, env: gym.Env[Any, Any], **config: Any) -> None:
         obs_shape, num_actions = _check_spaces(env)
         self._build(obs_shape, num_actions, _make_config(config))
@@ -350,6 +354,7 @@ class BabyAgent:
             for key, value in stats.items():
                 curves.setdefault(key, []).append(value)
         vec.close()
+        self.trained_env_steps = tracker.env_steps
         return {**tracker.curves, **curves}
 
     def _update(self, chunk: list[dict[str, Any]], windows: _Windows) -> dict[str, float]:

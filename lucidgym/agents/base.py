@@ -55,7 +55,10 @@ class Learner(Agent, Protocol):
         """Train for ``total_steps`` real env steps; returns curves by metric name.
 
         Curves include ``"env_steps"`` and ``"episode_return"`` (one entry per finished
-        training episode) so that sample-efficiency curves can be drawn.
+        training episode) so that sample-efficiency curves can be drawn. A learner whose
+        steps come in blocks (whole rollouts, steps of several env copies) may pass
+        ``total_steps``; it then sets ``trained_env_steps`` to the real count, which
+        benchmarks record.
         """
         ...
 

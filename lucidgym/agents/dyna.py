@@ -127,6 +127,10 @@ class DynaAgent:
     Works on envs with a Box observation space and a Discrete action space.
     """
 
+    trained_env_steps: int = 0
+    """Real env steps of the last :meth:`learn` (it can pass ``total_steps`` by less than
+    one block of steps)."""
+
     def __init__(self, env: gym.Env[Any, Any], **config: Any) -> None:
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise ValueError(f"dyna: needs a Discrete action space, got {env.action_space}")
@@ -268,6 +272,7 @@ class DynaAgent:
                 for key, value in stats.items():
                     curves.setdefault(key, []).append(value)
         vec.close()
+        self.trained_env_steps = tracker.env_steps
         return {**tracker.curves, **curves}
 
     @staticmethod

@@ -105,6 +105,10 @@ class SB3Agent:
         **kwargs: passed to the algorithm's constructor (JSON-serializable to be saved).
     """
 
+    trained_env_steps: int = 0
+    """Real env steps of the last :meth:`learn` (it can pass ``total_steps`` by less than
+    one block of steps)."""
+
     def __init__(
         self,
         algo: str,
@@ -160,6 +164,9 @@ class SB3Agent:
             self.model.set_logger(Logger(folder=None, output_formats=[]))
         callback = _CurveCallback()
         self.model.learn(total_timesteps=total_steps, callback=callback, reset_num_timesteps=True)
+        # On-policy algorithms collect whole rollouts (PPO: n_steps per env copy), so the
+        # count can pass total_steps: 20,480 for 20,000 with PPO's default 2,048.
+        self.trained_env_steps = int(self.model.num_timesteps)
         return callback.curves
 
     def save(self, path: str | Path) -> None:

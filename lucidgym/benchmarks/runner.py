@@ -256,7 +256,8 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         if spec.budget > 0 and isinstance(agent, Learner):
             curves = {k: [float(v) for v in vs] for k, vs in agent.learn(
                 env, spec.budget, seed=spec.seed).items()}  # fmt: skip
-            env_steps = spec.budget
+            # A learner that steps in blocks reports how far past the budget it went.
+            env_steps = int(getattr(agent, "trained_env_steps", spec.budget))
         seeds = [EVAL_SEED_OFFSET + 1000 * spec.seed + i for i in range(spec.episodes)]
         returns, success = evaluate(agent, env, spec.episodes, seeds, spec.eval_options)
     finally:

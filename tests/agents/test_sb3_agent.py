@@ -41,6 +41,13 @@ def test_ppo_learns_pattern_echo_above_random(tmp_path):
     assert _success(loaded) == learned
 
 
+def test_whole_rollouts_are_counted_as_the_env_steps_taken():
+    env = gym.make("PatternEcho-v0")
+    agent = make_sb3_agent("PPO", env, n_steps=64, batch_size=64, seed=0)
+    agent.learn(env, 100, seed=0)
+    assert agent.trained_env_steps == 128  # two whole rollouts of 64
+
+
 def test_unknown_algorithm_lists_valid_ones():
     with pytest.raises(ValueError, match="PPO"):
         make_sb3_agent("NotAnAlgo", gym.make("PatternEcho-v0"))
