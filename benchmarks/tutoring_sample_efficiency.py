@@ -49,7 +49,10 @@ def main() -> None:
         results = run_suite(Suite("sample-efficiency", runs), folder, jobs=args.jobs)
     rows: list[tuple[str, int, np.ndarray]] = []
     for agent, budget in plan:
-        records = [r for r in results.runs if r.agent == agent and r.env_steps == budget]
+        # Results keep the suite's order; a record's env_steps can pass its budget (PPO's
+        # whole rollouts), so runs are matched to their specs, not by env_steps.
+        records = [r for spec, r in zip(runs, results.runs, strict=True)
+                   if spec.agent == agent and spec.budget == budget]  # fmt: skip
         values = np.array([np.mean(r.episode_returns) for r in records])
         rows.append((agent, budget, values))
         low, high = bootstrap_ci(values)
