@@ -95,31 +95,30 @@ def plot_learning_curves(curves: list[dict[str, Any]], out_dir: Path) -> list[Pa
         for curve in curves:
             if curve["env"] == env and curve.get("episode_return"):
                 groups.setdefault(_name(curve), []).append(curve)
-        lines: list[tuple[list[str], np.ndarray, np.ndarray, int]] = []
+        # (names, grid, [seeds, len(grid)] returns): one line per distinct curve
+        lines: list[tuple[list[str], np.ndarray, np.ndarray]] = []
         for name, runs in groups.items():
             end = max(max(run["env_steps"]) for run in runs)
             grid = np.linspace(0, end, 50)
             # Each seed's curve is interpolated onto one grid of steps, then averaged.
             stacked = np.stack([_interp(grid, run) for run in runs])
-            same = next(
-                (line for line in lines if line[3] == len(runs)
-                 and np.array_equal(line[1], grid) and np.array_equal(line[2], stacked,
-                                                                      equal_nan=True)),
-                None,
-            )  # fmt: skip
-            if same is not None:
-                same[0].append(name)
+            for names, other_grid, other in lines:
+                if np.array_equal(other_grid, grid) and np.array_equal(
+                    other, stacked, equal_nan=True
+                ):
+                    names.append(name)
+                    break
             else:
-                lines.append(([name], grid, stacked, len(runs)))
+                lines.append(([name], grid, stacked))
         if not lines:
             continue
         fig, ax = plt.subplots(figsize=(6.5, 3.8))
-        for names, grid, stacked, seeds in lines:
-            label = textwrap.fill(f"{', '.join(names)} ({seeds} seeds)", 48)
+        for names, grid, stacked in lines:
+            label = textwrap.fill(f"{', '.join(names)} ({len(stacked)} seeds)", 48)
             ax.plot(grid, stacked.mean(axis=0), label=label)
-            if seeds > 1:
+            if len(stacked) > 1:
                 ax.fill_between(grid, stacked.min(axis=0), stacked.max(axis=0), alpha=0.2)
-        ends = [grid[-1] for _, grid, _, _ in lines if grid[-1] > 0]
+        ends = [grid[-1] for _, grid, _ in lines if grid[-1] > 0]
         if ends and max(ends) >= 10 * min(ends):
             ax.set_xscale("symlog", linthresh=max(1.0, min(ends) / 10))
         ax.set_xlabel("real env steps")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lucidgym.benchmarks.stats import bootstrap_ci, improvement_pct, interquartile_mean
+from lucidgym.world_models.checkpoint import atomic_write_bytes
 
 BASELINE_AGENT = "reactive"
 """The agent every other agent of the same env is compared with."""
@@ -184,13 +185,7 @@ def _finite(value: Any) -> Any:
 def write_json_atomic(path: str | Path, payload: Any) -> None:
     """Write ``payload`` as JSON (NaN as ``null``) through a temporary file and ``os.replace``."""
     text = json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n"
-    _write_atomic(Path(path), text)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    from lucidgym.world_models.checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 @dataclass
@@ -235,7 +230,7 @@ class BenchResults:
             if r.curves.get("env_steps")
         ]
         write_json_atomic(out / "learning_curves.json", curves)
-        _write_atomic(out / "summary.md", summary_markdown(payload))
+        atomic_write_bytes(out / "summary.md", summary_markdown(payload).encode("utf-8"))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

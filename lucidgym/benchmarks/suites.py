@@ -141,8 +141,8 @@ NO_WORLD_MODEL_HEAD = "no world-model head"
 def full_suite() -> Suite:
     """Paper-scale: 10 seeds, PPO baselines, every backend, populations the model never saw.
 
-    About 80 CPU-minutes per core on 2 cores with ``--jobs 2`` (budgets in the code);
-    ``--jobs`` spreads it over a bigger machine's cores.
+    About 90 minutes on 2 CPU cores with ``--jobs 2``; ``--jobs`` spreads it over a
+    bigger machine's cores.
     """
     seeds, episodes = FULL_SEEDS, 10
     learned = {"learning": FULL_LEARNING}
