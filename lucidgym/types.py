@@ -19,7 +19,7 @@ StateT = TypeVar("StateT")
 class Dynamics(Protocol[StateT]):
     """A batched transition function planners search over.
 
-    States are batches of ``B`` (see :mod:`lucidgym.batch`); the root a planner starts
+    States are batches of ``B`` (see :mod:`lucidgym.batched`); the root a planner starts
     from is a batch of one, fanned out with :meth:`take`.
     """
 

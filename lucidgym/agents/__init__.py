@@ -4,8 +4,6 @@
 lists them.
 """
 
-from lucidgym.agents.base import AGENTS, Agent, Learner, Transition, register_agent
-from lucidgym.agents.dynamics import WorldModelDynamics, oracle_dynamics
 from lucidgym.agents.planners import (
     BeamConfig,
     BeamPlanner,
@@ -16,6 +14,8 @@ from lucidgym.agents.planners import (
     ShootingConfig,
     ShootingPlanner,
 )
+from lucidgym.agents.planning.dynamics import WorldModelDynamics, oracle_dynamics
+from lucidgym.agents.protocol import AGENTS, Agent, Learner, Transition, register_agent
 from lucidgym.agents.registry import agent_names, make_agent
 
 __all__ = [

@@ -9,7 +9,7 @@ observation (world-model head: a raw target stays fixed while the encoder drifts
 Training is REINFORCE with a running baseline, an entropy bonus and gradient clipping;
 the world-model loss is an auxiliary term (``world_model_coef = 0`` removes it, the
 ablation of the WMIL study). Experience comes from ``num_envs`` copies of the env at
-once (see :mod:`lucidgym.agents.vector`); the policy is updated every
+once (see :mod:`lucidgym.agents.experience`); the policy is updated every
 ``rollout_steps`` vector steps from returns-to-go inside that chunk, bootstrapped with
 the value head where ``gamma > 0``.
 """
@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lucidgym.agents.base import Transition, register_agent
-from lucidgym.agents.vector import EpisodeTracker, make_vector_env, reward_components
-from lucidgym.world_models.checkpoint import load_tensors, save_tensors
+from lucidgym.agents.experience import EpisodeTracker, make_vector_env, reward_components
+from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.files import load_tensors, save_tensors
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Real and imagined experience interleave (Dyna, in the Dreamer form): every
 ``train_every`` vector steps the world model (``rssm`` by default, any
-:class:`~lucidgym.world_models.base.WorldModel` backend by name) takes gradient steps
+:class:`~lucidgym.world_models.protocol.WorldModel` backend by name) takes gradient steps
 on replayed real sequences; then posterior states filtered from a fresh replay sample
 start ``horizon``-step imagined rollouts in which the actor samples actions. The
 critic regresses to lambda-returns of the imagined rewards (bootstrapped by a slow
@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lucidgym.agents.base import Transition, register_agent
-from lucidgym.agents.vector import EpisodeTracker, make_vector_env
-from lucidgym.world_models.base import SequenceBatch
+from lucidgym.agents.experience import EpisodeTracker, make_vector_env
+from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.files import load_tensors, save_tensors
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
-from lucidgym.world_models.checkpoint import load_tensors, save_tensors
+from lucidgym.world_models.protocol import SequenceBatch
 from lucidgym.world_models.registry import make_world_model
 
 

@@ -1,6 +1,6 @@
 """``make_agent(name, env, **config)``: every agent by name.
 
-Agent modules register themselves with :func:`~lucidgym.agents.base.register_agent`
+Agent modules register themselves with :func:`~lucidgym.agents.protocol.register_agent`
 when imported; :func:`make_agent` imports them all first. ``sb3:<ALGO>`` names (for
 example ``sb3:PPO``) go to the Stable-Baselines3 agent.
 """
@@ -12,18 +12,18 @@ from typing import Any
 
 import gymnasium as gym
 
-from lucidgym.agents.base import AGENTS, Agent
+from lucidgym.agents.protocol import AGENTS, Agent
 
 AGENT_MODULES = (
-    "lucidgym.agents.simple",
-    "lucidgym.agents.model_based",
+    "lucidgym.agents.baselines",
+    "lucidgym.agents.planning.agents",
     "lucidgym.agents.baby",
     "lucidgym.agents.dyna",
-    "lucidgym.agents.sb3_agent",
+    "lucidgym.agents.sb3.agent",
 )
 """Modules whose import registers agents; one that is not installed is skipped."""
 
-SB3_MODULE = "lucidgym.agents.sb3_agent"
+SB3_MODULE = "lucidgym.agents.sb3.agent"
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
 """The SB3 algorithms ``sb3:<ALGO>`` accepts."""
 

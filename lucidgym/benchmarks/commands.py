@@ -220,9 +220,9 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
     import gymnasium as gym
     import torch
 
-    from lucidgym.agents.base import Learner
-    from lucidgym.benchmarks.results import write_json_atomic
+    from lucidgym.agents.protocol import Learner
     from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
+    from lucidgym.files import atomic_write_json
 
     make_agent, names = resolve_agent_maker()
     check_agents([args.agent], names)
@@ -238,7 +238,7 @@ def cmd_train_agent(args: argparse.Namespace) -> int:
     env.close()
     out = Path(args.out)
     agent.save(out)
-    write_json_atomic(out / "curves.json", {k: [float(v) for v in vs] for k, vs in curves.items()})
+    atomic_write_json(out / "curves.json", {k: [float(v) for v in vs] for k, vs in curves.items()})
     _log_curves(out / "tensorboard", curves)
     returns = curves.get("episode_return", [])
     tail = f", last episode return {returns[-1]:.3f}" if returns else ""
@@ -306,7 +306,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_positive("--fps", args.fps)
     import gymnasium as gym
 
-    from lucidgym.benchmarks.episode_video import (
+    from lucidgym.video import (
         compose_dream_frames,
         dream_episode,
         play_episode,
@@ -393,7 +393,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.policy == "reactive":
         import gymnasium as gym
 
-        from lucidgym.agents.model_learning import expert_policy
+        from lucidgym.agents.planning.model_learning import expert_policy
 
         env = gym.make(args.env)
         # Rules that act on a batch of observations drive 256 copies of the vector env;

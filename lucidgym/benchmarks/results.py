@@ -10,7 +10,6 @@ finished run, so an interrupted benchmark leaves valid files holding the runs so
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lucidgym.benchmarks.stats import bootstrap_ci, improvement_pct, interquartile_mean
-from lucidgym.world_models.checkpoint import atomic_write_bytes
+from lucidgym.files import atomic_write_bytes, atomic_write_json
 
 BASELINE_AGENT = "reactive"
 """The agent every other agent of the same env is compared with."""
@@ -171,23 +170,6 @@ def _episodes_by_seed(group: list[RunRecord]) -> dict[int, int]:
     return counts
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by ``None`` (JSON has neither)."""
-    if isinstance(value, float):
-        return value if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as JSON (NaN as ``null``) through a temporary file and ``os.replace``."""
-    text = json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n"
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
-
-
 @dataclass
 class BenchResults:
     """Everything a benchmark measured so far; :meth:`write` saves it atomically."""
@@ -223,13 +205,13 @@ class BenchResults:
         """Atomically (re)write ``results.json``, ``learning_curves.json`` and ``summary.md``."""
         out = Path(out_dir)
         payload = self.to_json()
-        write_json_atomic(out / "results.json", payload)
+        atomic_write_json(out / "results.json", payload, sort_keys=False)
         curves = [
             {"env": r.env, "agent": r.agent, "model": r.model, "seed": r.seed, **r.curves}
             for r in self.runs
             if r.curves.get("env_steps")
         ]
-        write_json_atomic(out / "learning_curves.json", curves)
+        atomic_write_json(out / "learning_curves.json", curves, sort_keys=False)
         atomic_write_bytes(out / "summary.md", summary_markdown(payload).encode("utf-8"))
 
 

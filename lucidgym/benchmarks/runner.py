@@ -1,6 +1,6 @@
 """Run a suite: build env and agent, train learners on a fixed budget, evaluate, record.
 
-Each (env, agent, model, seed) is one run. A :class:`~lucidgym.agents.base.Learner`
+Each (env, agent, model, seed) is one run. A :class:`~lucidgym.agents.protocol.Learner`
 first trains for exactly ``budget`` real environment steps (the same budget for every
 learner of a suite, recorded as ``env_steps``); then every agent plays ``episodes``
 evaluation episodes on fresh seeds that no training episode used. The same seed gives
@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.base import Agent, Learner, Transition
+from lucidgym.agents.protocol import Agent, Learner, Transition
 from lucidgym.benchmarks.results import BenchResults, RunRecord, WorldModelRecord, machine_info
 
 PLANNERS = ("greedy", "dream", "mcts", "beam")

@@ -110,13 +110,6 @@ def compare(timer: Timer, reference: Timer, repeats: int = 7) -> tuple[float, fl
 
 def check_throughput(spec: ThroughputSpec) -> None:
     """Raise ``ValueError`` before any timing when a part ``spec`` needs is missing."""
-    import importlib.util
-
-    if spec.planners and importlib.util.find_spec("lucidgym.agents.speed") is None:
-        raise ValueError(
-            "the throughput suite times planners with lucidgym.agents.speed, which is not "
-            "available in this installation"
-        )
     for env_id in spec.envs:
         gym.spec(env_id)
 
@@ -139,7 +132,7 @@ def run_throughput(spec: ThroughputSpec) -> list[dict[str, Any]]:
                 _row(env_id, "vector", spec.num_envs, speed, "CartPoleVectorEnv", reference)
             )
     if spec.planners:
-        from lucidgym.agents.speed import measure_planner_speed
+        from lucidgym.benchmarks.planner_speed import measure_planner_speed
 
         for model in spec.planner_models:
             for name in spec.planners:

@@ -1,20 +1,30 @@
 """The world-model core: one protocol, several backends, batched torch tensors."""
 
-from lucidgym.world_models.base import Prediction, Rollout, SequenceBatch, WorldModel
+from lucidgym.world_models.backends.ensemble import (
+    EnsembleConfig,
+    EnsembleState,
+    EnsembleWorldModel,
+)
+from lucidgym.world_models.backends.lstm import LSTMConfig, LSTMState, LSTMWorldModel
+from lucidgym.world_models.backends.mlp import MLPConfig, MLPState, MLPWorldModel
+from lucidgym.world_models.backends.rssm import RSSMConfig, RSSMState, RSSMWorldModel
+from lucidgym.world_models.backends.transformer import (
+    TransformerConfig,
+    TransformerState,
+    TransformerWorldModel,
+)
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.checkpoint import load_world_model, save_world_model
 from lucidgym.world_models.collect import collect_episodes, collect_to_buffer
-from lucidgym.world_models.ensemble import EnsembleConfig, EnsembleState, EnsembleWorldModel
 from lucidgym.world_models.evaluation import (
     EvalData,
     HorizonErrors,
     collect_eval_data,
     evaluate_world_model,
 )
-from lucidgym.world_models.lstm import LSTMConfig, LSTMState, LSTMWorldModel
-from lucidgym.world_models.mlp import MLPConfig, MLPState, MLPWorldModel
+from lucidgym.world_models.layers import WorldModelBase
 from lucidgym.world_models.model_env import ModelEnv, ModelVectorEnv
-from lucidgym.world_models.networks import WorldModelBase
+from lucidgym.world_models.protocol import Prediction, Rollout, SequenceBatch, WorldModel
 from lucidgym.world_models.registry import (
     CONFIGS,
     PRESETS,
@@ -23,7 +33,6 @@ from lucidgym.world_models.registry import (
     config_to_dict,
     make_world_model,
 )
-from lucidgym.world_models.rssm import RSSMConfig, RSSMState, RSSMWorldModel
 from lucidgym.world_models.service import (
     AsyncWorldModel,
     DreamRollout,
@@ -35,11 +44,6 @@ from lucidgym.world_models.service import (
     WorldModelService,
 )
 from lucidgym.world_models.trainer import Trainer, TrainerConfig, TrainingHistory
-from lucidgym.world_models.transformer import (
-    TransformerConfig,
-    TransformerState,
-    TransformerWorldModel,
-)
 
 __all__ = [
     "CONFIGS",

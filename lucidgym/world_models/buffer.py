@@ -1,6 +1,6 @@
 """A replay buffer of sequence rows that respects episode boundaries.
 
-Rows follow the convention of :mod:`lucidgym.world_models.base`: row ``t`` holds
+Rows follow the convention of :mod:`lucidgym.world_models.protocol`: row ``t`` holds
 ``obs_t``, the ``action_t`` taken after it and the ``reward_t`` / ``terminal_t`` of that
 action; an episode's last observation is a row with ``valid = False``; ``is_first``
 marks the first row of every episode. Sampled windows of ``T`` rows may span an
@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.world_models.base import SequenceBatch
+from lucidgym.world_models.protocol import SequenceBatch
 
 
 class Episode(NamedTuple):

@@ -163,14 +163,14 @@ def _dot_tracking(
     """For a moving-dot env, ``dot_*``: where the dreamed frames put the dot, vs persistence.
 
     The dot's position is read off each dreamed frame and compared with the true one
-    (see :mod:`lucidgym.world_models.pixel_tracking`); empty for other envs.
+    (see :mod:`lucidgym.benchmarks.dot_tracking`); empty for other envs.
     """
     import dataclasses
 
     import gymnasium as gym
 
+    from lucidgym.benchmarks.dot_tracking import evaluate_pixel_tracking
     from lucidgym.envs.moving_dot import MovingDotConfig, generate_sequences
-    from lucidgym.world_models.pixel_tracking import evaluate_pixel_tracking
 
     env = gym.make(env_id)
     config = getattr(env.unwrapped, "config", None)

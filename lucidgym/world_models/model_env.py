@@ -18,7 +18,7 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lucidgym.batch import batch_put
+from lucidgym.batched import batch_put
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 
 Starts = SequenceReplayBuffer | np.ndarray | gym.Env  # type: ignore[type-arg]

@@ -16,12 +16,12 @@ from typing import Any
 
 import gymnasium as gym
 
-from lucidgym.world_models.ensemble import EnsembleConfig, EnsembleWorldModel
-from lucidgym.world_models.lstm import LSTMConfig, LSTMWorldModel
-from lucidgym.world_models.mlp import MLPConfig, MLPWorldModel
-from lucidgym.world_models.networks import WorldModelBase
-from lucidgym.world_models.rssm import RSSM_PRESETS, RSSMConfig, RSSMWorldModel
-from lucidgym.world_models.transformer import TransformerConfig, TransformerWorldModel
+from lucidgym.world_models.backends.ensemble import EnsembleConfig, EnsembleWorldModel
+from lucidgym.world_models.backends.lstm import LSTMConfig, LSTMWorldModel
+from lucidgym.world_models.backends.mlp import MLPConfig, MLPWorldModel
+from lucidgym.world_models.backends.rssm import RSSM_PRESETS, RSSMConfig, RSSMWorldModel
+from lucidgym.world_models.backends.transformer import TransformerConfig, TransformerWorldModel
+from lucidgym.world_models.layers import WorldModelBase
 
 WORLD_MODELS: dict[str, type[WorldModelBase]] = {
     "mlp": MLPWorldModel,

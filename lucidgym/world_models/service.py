@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.world_models.base import SequenceBatch
+from lucidgym.world_models.protocol import SequenceBatch
 
 
 class TransitionBackend(Enum):

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from lucidgym.world_models.base import SequenceBatch
 from lucidgym.world_models.buffer import SequenceReplayBuffer
+from lucidgym.world_models.protocol import SequenceBatch
 
 
 @dataclass

@@ -11,8 +11,8 @@ import torch
 
 import lucidgym  # noqa: F401
 from lucidgym.agents import Learner, Transition, agent_names, make_agent
-from lucidgym.agents.dynamics import WorldModelDynamics, oracle_dynamics
-from lucidgym.agents.model_based import ModelPlanningAgent
+from lucidgym.agents.planning.agents import ModelPlanningAgent
+from lucidgym.agents.planning.dynamics import WorldModelDynamics, oracle_dynamics
 
 PLANNING = ("greedy", "dream", "mcts", "beam")
 TINY = {
@@ -197,7 +197,7 @@ def test_planning_agents_act_in_a_box_action_space(name):
 
 
 def test_measure_planner_speed_reports_batched_and_unbatched_mcts():
-    from lucidgym.agents.speed import measure_planner_speed
+    from lucidgym.benchmarks.planner_speed import measure_planner_speed
 
     result = measure_planner_speed("mcts", "CartPole-v1", "mlp", 3, num_simulations=8, max_depth=3)
     assert result["decisions"] == 3 and result["decisions_per_s"] > 0
@@ -218,7 +218,7 @@ def test_dream_replans_only_when_surprised():
 
 
 def test_reactive_elsewhere_is_a_model_free_learner():
-    pytest.importorskip("lucidgym.agents.sb3_agent")
+    pytest.importorskip("lucidgym.agents.sb3.agent")
     env = gym.make("CartPole-v1")
     agent = make_agent("reactive", env)
     assert isinstance(agent, Learner)
@@ -230,7 +230,7 @@ def test_reactive_elsewhere_is_a_model_free_learner():
 
 
 def test_sb3_names_dispatch_to_the_sb3_agent():
-    pytest.importorskip("lucidgym.agents.sb3_agent")
+    pytest.importorskip("lucidgym.agents.sb3.agent")
     assert "sb3:PPO" in agent_names()
     agent = make_agent("sb3:PPO", gym.make("CartPole-v1"))
     assert isinstance(agent, Learner)

@@ -5,7 +5,7 @@ import torch
 
 import lucidgym  # noqa: F401
 from lucidgym.agents.baby import BabyAgent
-from lucidgym.agents.base import AGENTS, Learner, Transition
+from lucidgym.agents.protocol import AGENTS, Learner, Transition
 
 FAST = {"num_envs": 8, "rollout_steps": 1, "learning_rate": 1e-3}
 

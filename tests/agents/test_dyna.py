@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import lucidgym  # noqa: F401
-from lucidgym.agents.base import AGENTS, Learner, Transition
 from lucidgym.agents.dyna import DynaAgent
+from lucidgym.agents.protocol import AGENTS, Learner, Transition
 
 SMALL = {"num_envs": 8, "prefill_steps": 400, "horizon": 5}
 LIGHT = {"train_every": 4, "actor_updates": 1, "batch_size": 16}

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import lucidgym  # noqa: F401
-from lucidgym.agents.base import Learner
-from lucidgym.agents.sb3_agent import SB3Agent, make_sb3_agent
+from lucidgym.agents.protocol import Learner
+from lucidgym.agents.sb3.agent import SB3Agent, make_sb3_agent
 
 
 @pytest.fixture(autouse=True)

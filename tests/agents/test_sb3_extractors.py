@@ -15,7 +15,7 @@ from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 
 import lucidgym  # noqa: E402, F401
-from lucidgym.agents.sb3_extractors import SmallCNN  # noqa: E402
+from lucidgym.agents.sb3.extractors import SmallCNN  # noqa: E402
 
 
 @pytest.mark.parametrize("side", [8, 32, 64])

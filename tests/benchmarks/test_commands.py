@@ -106,7 +106,7 @@ def test_render_model_shows_real_beside_dream(tmp_path):
     import gymnasium as gym
     import imageio.v2 as imageio
 
-    from lucidgym.benchmarks.episode_video import compose_dream_frames, play_episode
+    from lucidgym.video import compose_dream_frames, play_episode
     from lucidgym.world_models.checkpoint import save_world_model
     from lucidgym.world_models.registry import make_world_model
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import lucidgym  # noqa: F401
-from lucidgym.batch import batch_take
+from lucidgym.batched import batch_take
 from lucidgym.envs.tutoring import Strategy, StudentState, TutoringEnv, TutoringKernel
 from lucidgym.envs.tutoring import parameters as S
 from lucidgym.envs.tutoring.policies import expert_strategy

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import lucidgym  # noqa: F401
-from lucidgym.batch import batch_take
+from lucidgym.batched import batch_take
 from lucidgym.envs.tutoring import Strategy, StudentState, TutoringKernel, expert_strategy
 
 EPISODES, HORIZON, ACTIONS = 200, 80, 8

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from lucidgym.batch import batch_take
+from lucidgym.batched import batch_take
 from lucidgym.world_models import (
     WORLD_MODELS,
     SequenceBatch,

@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from lucidgym.envs.core import KernelDynamics
-from lucidgym.world_models.base import Prediction, Rollout
+from lucidgym.envs.kernel import KernelDynamics
 from lucidgym.world_models.evaluation import (
     collect_eval_data,
     evaluate_world_model,
     observation_scale,
 )
+from lucidgym.world_models.protocol import Prediction, Rollout
 
 
 class WalkState(NamedTuple):

@@ -7,9 +7,9 @@ import torch
 from gymnasium.utils.env_checker import check_env
 from torch import nn
 
-from lucidgym.world_models.base import Prediction
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.model_env import ModelEnv, ModelVectorEnv
+from lucidgym.world_models.protocol import Prediction
 
 
 class State(NamedTuple):

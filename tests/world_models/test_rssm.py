@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lucidgym.world_models import RSSMWorldModel, make_world_model
-from lucidgym.world_models.networks import ConvDecoder, ConvEncoder
+from lucidgym.world_models.layers import ConvDecoder, ConvEncoder
 from tests.world_models.test_backends import (
     DISCRETE,
     OBS_SPACE,

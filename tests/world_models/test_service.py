@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lucidgym.world_models.base import Prediction, SequenceBatch
+from lucidgym.world_models.protocol import Prediction, SequenceBatch
 from lucidgym.world_models.service import (
     AsyncWorldModel,
     DreamRollout,

@@ -5,8 +5,7 @@ Every planner is a class with a config dataclass and ``plan(dynamics, root) -> a
 """
 
 from lucidgym.agents.planners.beam import BeamConfig, BeamPlanner
-from lucidgym.agents.planners.greedy import GreedyConfig, GreedyPlanner
-from lucidgym.agents.planners.imagination import (
+from lucidgym.agents.planners.common import (
     ActionSet,
     PriorFn,
     RolloutDynamics,
@@ -14,6 +13,7 @@ from lucidgym.agents.planners.imagination import (
     concat_states,
     imagine_returns,
 )
+from lucidgym.agents.planners.greedy import GreedyConfig, GreedyPlanner
 from lucidgym.agents.planners.mcts import MCTSConfig, MCTSPlanner
 from lucidgym.agents.planners.shooting import ShootingConfig, ShootingPlanner
 

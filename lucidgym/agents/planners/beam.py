@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lucidgym.agents.planners.imagination import ActionSet, ValueFn
+from lucidgym.agents.planners.common import ActionSet, ValueFn
 from lucidgym.types import Dynamics
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.agents.planners.imagination import (
+from lucidgym.agents.planners.common import (
     ActionSet,
     BasePolicy,
     PriorFn,

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lucidgym.jit import compiled, inlined
+from lucidgym.envs.jit import compiled, inlined
 
 MIN_SIZE = 8
 """The smallest grid side the family accepts."""
@@ -128,7 +128,7 @@ class MovingDotState(NamedTuple):
 
 
 class MovingDotKernel:
-    """:class:`~lucidgym.envs.core.ArrayKernel` of the moving dot."""
+    """:class:`~lucidgym.envs.kernel.ArrayKernel` of the moving dot."""
 
     def __init__(self, config: MovingDotConfig) -> None:
         self.config = config

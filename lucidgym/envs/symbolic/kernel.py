@@ -16,7 +16,7 @@ _ONE_HOT = np.concatenate(
 
 
 class SymbolicKernel:
-    """:class:`~lucidgym.envs.core.ArrayKernel` of a task and a parent."""
+    """:class:`~lucidgym.envs.kernel.ArrayKernel` of a task and a parent."""
 
     def __init__(self, task: Task, parent: Parent) -> None:
         if "goal" not in parent.reward_components:

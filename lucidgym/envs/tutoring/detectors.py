@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lucidgym.jit import inlined
+from lucidgym.envs.jit import inlined
 
 NUM_SIGNALS = 12
 DETECTOR_NOISE = np.array([0.08, 0.1, 0.07, 0.08, 0, 0.08, 0.08, 0, 0.1, 0.08, 0.1, 0.1])

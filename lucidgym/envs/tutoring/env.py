@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.core import (
+from lucidgym.envs.kernel import (
     ArrayVectorEnv,
     KernelEnvMixin,
     check_action,

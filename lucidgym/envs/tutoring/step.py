@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from lucidgym.envs.jit import compiled, inlined
 from lucidgym.envs.tutoring.detectors import NOISY_SIGNALS, NUM_SIGNALS, detect_one
 from lucidgym.envs.tutoring.parameters import (
     ACCURACY,
@@ -63,7 +64,6 @@ from lucidgym.envs.tutoring.parameters import (
     T,
 )
 from lucidgym.envs.tutoring.tracing import track
-from lucidgym.jit import compiled, inlined
 
 DRAWS = QUIZ_ITEMS + 2 + NOISY_SIGNALS
 """Uniforms per student and step: answers, learning noise, quitting, detector noise."""

@@ -95,7 +95,7 @@ def check_population(name: str) -> str:
 
 
 class TutoringKernel:
-    """:class:`~lucidgym.envs.core.ArrayKernel` of the student simulator.
+    """:class:`~lucidgym.envs.kernel.ArrayKernel` of the student simulator.
 
     Args:
         population: which population new students are drawn from (see ``POPULATIONS``).

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lucidgym.envs.jit import inlined
 from lucidgym.envs.tutoring.parameters import NUM_TOPICS
-from lucidgym.jit import inlined
 
 NOMINAL_GUESS, NOMINAL_SLIP, NOMINAL_FORGET = 0.2, 0.1, 0.008
 """The answer model and forgetting the tutor assumes (not the student's own)."""

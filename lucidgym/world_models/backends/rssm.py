@@ -4,7 +4,7 @@ A GRU carries the deterministic state ``h``; a diagonal-Gaussian stochastic late
 ``z`` has a prior ``p(z_t | h_t)`` (used to dream) and a posterior
 ``q(z_t | h_t, e_t)`` from the encoded observation ``e_t`` (used to filter). The
 verbs: ``_transition`` (GRU step), ``_prior``, ``_posterior``, ``_decode``, and the
-sequence pass in ``loss``. Row convention (see :mod:`lucidgym.world_models.base`):
+sequence pass in ``loss``. Row convention (see :mod:`lucidgym.world_models.protocol`):
 ``h_t = GRU(h_{t-1}, [z_{t-1}, a_{t-1}])`` and the reward and done heads read the
 features ``[h_{t+1}, z_{t+1}]`` after ``action_t``.
 
@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.base import Prediction, SequenceBatch
-from lucidgym.world_models.networks import ConvDecoder, ConvEncoder, WorldModelBase, mlp
+from lucidgym.world_models.layers import ConvDecoder, ConvEncoder, WorldModelBase, mlp
+from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
 @dataclass

@@ -10,7 +10,7 @@ evaluates it greedily with ``agent.evaluate(env, --episodes, seed=1000 + seed)``
 
 Env steps are real transitions summed over the agent's ``num_envs`` copies. Prints a
 table of per-seed success rates, their mean and minimum, and the wall time. Run:
-``python benchmarks/baby_patternecho.py [--seeds 5] [--steps 5000]``.
+``python scripts/baby_patternecho.py [--seeds 5] [--steps 5000]``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lucidgym import jit
+from lucidgym.envs import jit
 
 
 def test_tree_digest_changes_with_any_source_in_the_tree(tmp_path: Path) -> None:

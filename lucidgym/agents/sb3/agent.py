@@ -19,8 +19,8 @@ import stable_baselines3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
-from lucidgym.agents.base import Transition
-from lucidgym.world_models.checkpoint import (
+from lucidgym.agents.protocol import Transition
+from lucidgym.files import (
     load_tensors,
     save_tensors,
     space_from_json,
@@ -95,7 +95,7 @@ class _SpacesOnlyEnv(gym.Env[Any, Any]):
 
 
 class SB3Agent:
-    """A Stable-Baselines3 algorithm behind the :class:`~lucidgym.agents.base.Learner` API.
+    """A Stable-Baselines3 algorithm behind the :class:`~lucidgym.agents.protocol.Learner` API.
 
     Args:
         algo: class name in ``stable_baselines3`` (``"PPO"``, ``"A2C"``, ``"DQN"``, ...).

@@ -1,6 +1,6 @@
 """The two kinds of :class:`~lucidgym.types.Dynamics` planners search over.
 
-- :class:`WorldModelDynamics` adapts any learned :class:`~lucidgym.world_models.base.WorldModel`
+- :class:`WorldModelDynamics` adapts any learned :class:`~lucidgym.world_models.protocol.WorldModel`
   (its states are the model's latent states, kept as torch tensors);
 - :func:`oracle_dynamics` takes an environment's true simulator (its states are the
   env's hidden states), the upper bound learned models are compared with.
@@ -14,8 +14,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.batch import batch_take
-from lucidgym.world_models.base import WorldModel
+from lucidgym.batched import batch_take
+from lucidgym.world_models.protocol import WorldModel
 
 
 class LatentState(NamedTuple):

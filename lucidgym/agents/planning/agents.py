@@ -6,7 +6,7 @@ Each pairs a planner (:mod:`lucidgym.agents.planners`) with a model to plan in:
   ``env.unwrapped.get_state()`` of the env the agent was built with and searches
   ``env.unwrapped.get_dynamics(seed)``; nothing is learned (:class:`OraclePlanningAgent`).
 - ``model="<backend>"`` (``mlp``, ``rssm``, ...): a world model learned from real
-  experience (:class:`ModelPlanningAgent`, a :class:`~lucidgym.agents.base.Learner`).
+  experience (:class:`ModelPlanningAgent`, a :class:`~lucidgym.agents.protocol.Learner`).
   While acting it filters the episode into the model's state with ``model.observe``
   and plans from that state.
 
@@ -29,9 +29,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.base import Transition, register_agent
-from lucidgym.agents.dynamics import WorldModelDynamics, oracle_dynamics
-from lucidgym.agents.model_learning import ModelLearner, ModelLearningConfig, expert_policy
 from lucidgym.agents.planners import (
     BeamConfig,
     BeamPlanner,
@@ -42,7 +39,10 @@ from lucidgym.agents.planners import (
     ShootingConfig,
     ShootingPlanner,
 )
-from lucidgym.world_models.checkpoint import atomic_write_json
+from lucidgym.agents.planning.dynamics import WorldModelDynamics, oracle_dynamics
+from lucidgym.agents.planning.model_learning import ModelLearner, ModelLearningConfig, expert_policy
+from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.files import atomic_write_json
 
 PLANNERS: dict[str, tuple[Callable[[Any], Any], type[Any]]] = {
     "greedy": (GreedyPlanner, GreedyConfig),
@@ -65,7 +65,7 @@ class PlanningAgentConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of ``make_world_model`` for a learned model."""
     learning: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`~lucidgym.agents.model_learning.ModelLearningConfig`."""
+    """Overrides of :class:`~lucidgym.agents.planning.model_learning.ModelLearningConfig`."""
     base_policy: str = "auto"
     """Policy inside ``dream`` (mode ``policy``) and ``mcts`` rollouts: ``"expert"`` (the
     env's rule set), ``"none"`` (uniform random) or ``"auto"`` (expert where the env has one)."""

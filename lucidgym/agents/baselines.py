@@ -16,8 +16,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.agents.base import Transition, register_agent
-from lucidgym.agents.model_learning import expert_policy
+from lucidgym.agents.planning.model_learning import expert_policy
+from lucidgym.agents.protocol import Transition, register_agent
 
 
 def _env_name(env: gym.Env[Any, Any]) -> str:
@@ -83,9 +83,9 @@ class ModelFreeReactiveAgent:
 
     def __init__(self, env: gym.Env[Any, Any], algo: str = "PPO", **config: Any) -> None:
         try:
-            from lucidgym.agents.sb3_agent import make_sb3_agent
+            from lucidgym.agents.sb3.agent import make_sb3_agent
         except ModuleNotFoundError as err:
-            if err.name != "lucidgym.agents.sb3_agent":
+            if err.name != "lucidgym.agents.sb3.agent":
                 raise
             raise ValueError(
                 f"reactive: {_env_name(env)} has no expert rules and the model-free "

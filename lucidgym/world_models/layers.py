@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.base import Prediction, Rollout, SequenceBatch
+from lucidgym.world_models.protocol import Prediction, Rollout, SequenceBatch
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, norm: bool = True) -> nn.Sequential:

@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.base import Transition
+from lucidgym.agents.protocol import Transition
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 from lucidgym.world_models.checkpoint import load_world_model, save_world_model
 from lucidgym.world_models.registry import make_world_model

@@ -7,7 +7,7 @@ episodes on the seed's fresh students, the same students for every agent of that
 Prints, per agent and budget, the mean return over seeds with its 95% bootstrap
 interval, and the target: ``dyna`` reaching PPO's return at 200,000 steps within a tenth
 of the steps. Writes the curve to ``--out`` (PNG). Run:
-``python benchmarks/tutoring_sample_efficiency.py [--seeds 3] [--jobs 2]``.
+``python scripts/tutoring_sample_efficiency.py [--seeds 3] [--jobs 2]``.
 """
 
 from __future__ import annotations

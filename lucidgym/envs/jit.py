@@ -11,7 +11,7 @@ Compiled code is cached on disk, so only the first use on a machine pays for
 compilation. Numba checks a cached function against its own source file only, while a
 kernel also compiles in the helpers it calls and the parameter tables it reads from
 other modules; lucidgym's cached functions are therefore checked against a digest of
-every source file under ``lucidgym/envs`` (and this module), so that editing any of
+every source file under ``lucidgym/envs`` (this module included), so that editing any of
 them recompiles. Where Numba's cache machinery cannot be extended that way, nothing is
 cached.
 """
@@ -28,9 +28,8 @@ import numba
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_PACKAGE = Path(__file__).resolve().parent
-_SOURCES = _PACKAGE / "envs"
-"""The tree holding every compiled function and everything they read."""
+_SOURCES = Path(__file__).resolve().parent
+"""The tree holding every compiled function and everything they read (``lucidgym/envs``)."""
 
 
 def tree_digest(root: Path, *extra: Path) -> str:
@@ -47,8 +46,8 @@ def tree_digest(root: Path, *extra: Path) -> str:
 
 @functools.cache
 def sources_digest() -> str:
-    """The digest compiled code is stamped with: ``lucidgym/envs`` and this module."""
-    return tree_digest(_SOURCES, Path(__file__).resolve())
+    """The digest compiled code is stamped with: every source under ``lucidgym/envs``."""
+    return tree_digest(_SOURCES)
 
 
 def _register_locators() -> bool:

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.base import Prediction, SequenceBatch
-from lucidgym.world_models.networks import WorldModelBase, mlp
+from lucidgym.world_models.layers import WorldModelBase, mlp
+from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
 @dataclass

@@ -26,7 +26,7 @@ BasePolicy = Callable[[np.ndarray], np.ndarray]
 """``obs [B, *O]`` -> ``[B]`` (or ``[B, A]``) actions: the policy a planner's rollouts follow.
 
 A planner given one asks the dynamics for observations (``dynamics.observe(states)``,
-which both an env's oracle and :class:`~lucidgym.agents.dynamics.WorldModelDynamics`
+which both an env's oracle and :class:`~lucidgym.agents.planning.dynamics.WorldModelDynamics`
 offer) and lets the policy act on them inside the dream.
 """
 
@@ -173,7 +173,7 @@ def concat_states(states: list[Any]) -> Any:
     """Stack batches of states along ``B``: ``[B_1], [B_2], ... -> [sum B_i]``.
 
     States are arrays or ``NamedTuple`` containers of arrays (NumPy or torch, see
-    :mod:`lucidgym.batch`), the layout every :class:`~lucidgym.types.Dynamics` uses.
+    :mod:`lucidgym.batched`), the layout every :class:`~lucidgym.types.Dynamics` uses.
     """
     first = states[0]
     if isinstance(first, tuple):

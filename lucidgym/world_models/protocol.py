@@ -73,7 +73,7 @@ class WorldModel(Protocol):
     """A learned model of an environment's dynamics, batched over ``B``.
 
     Every backend's ``State`` is a typed container (a ``NamedTuple`` of tensors with
-    leading dimension ``B``), so :func:`lucidgym.batch.batch_take` indexes any of them.
+    leading dimension ``B``), so :func:`lucidgym.batched.batch_take` indexes any of them.
     """
 
     def initial_state(self, batch_size: int) -> Any:

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from lucidgym.batch import batch_copy, batch_put, batch_take
+from lucidgym.batched import batch_copy, batch_put, batch_take
 from lucidgym.envs.rendering import HumanWindow
 
 S = TypeVar("S", bound=tuple[Any, ...])

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from lucidgym.envs.moving_dot import generate_sequences
-from lucidgym.world_models import make_world_model
-from lucidgym.world_models.pixel_tracking import (
+from lucidgym.benchmarks.dot_tracking import (
     dot_position,
     evaluate_pixel_tracking,
     fit_sequences,
 )
+from lucidgym.envs.moving_dot import generate_sequences
+from lucidgym.world_models import make_world_model
 
 SIZE = 16
 # The pixel dynamics of MovingDot-v0 at its default 32x32 (0.5 px/step^2 at full

@@ -14,8 +14,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from lucidgym.world_models.base import Prediction, SequenceBatch
-from lucidgym.world_models.networks import WorldModelBase, mlp
+from lucidgym.world_models.layers import WorldModelBase, mlp
+from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
 @dataclass

@@ -6,7 +6,7 @@ then evaluated on ``average``, ``novice`` and ``anxious`` students, the same stu
 for every agent of a seed. Prints the benchmark summary per population: mean return with
 its 95% bootstrap interval over seeds and the improvement over the ``reactive`` rules
 (paired over seeds). The runs go through the suite runner over ``--jobs`` processes.
-Run: ``python benchmarks/tutoring_generalization.py [--seeds 3] [--jobs 2]``.
+Run: ``python scripts/tutoring_generalization.py [--seeds 3] [--jobs 2]``.
 """
 
 from __future__ import annotations

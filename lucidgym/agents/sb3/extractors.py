@@ -9,7 +9,7 @@ Example:
     >>> import gymnasium as gym
     >>> import lucidgym  # noqa: F401
     >>> from stable_baselines3 import PPO
-    >>> from lucidgym.agents.sb3_extractors import SmallCNN
+    >>> from lucidgym.agents.sb3.extractors import SmallCNN
     >>> model = PPO(
     ...     "CnnPolicy",
     ...     gym.make("MovingDotDiscrete-v0"),

@@ -12,7 +12,7 @@ Actions are drawn before the clock starts; the single envs reset inside the time
 when an episode ends, as in experience collection. Each measurement is warmed up, then
 env and reference are timed in turn ``--repeats`` times and the medians compared (see
 :mod:`lucidgym.benchmarks.throughput`, which ``lucidgym bench --suite throughput`` runs
-for every env). Run: ``python benchmarks/env_speed.py [--env ID ...]``.
+for every env). Run: ``python scripts/env_speed.py [--env ID ...]``.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from lucidgym.envs.moving_dot import DOT, GOAL, MovingDotSequences
-from lucidgym.world_models.base import SequenceBatch
+from lucidgym.world_models.protocol import SequenceBatch
 
 DOT_THRESHOLD = (DOT + GOAL) / 2
 """Pixels above this value (halfway between goal marker and dot) count as dot."""

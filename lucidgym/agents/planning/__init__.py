@@ -1,0 +1,1 @@
+"""Planning agents: a planner paired with the true simulator or a learned world model."""
