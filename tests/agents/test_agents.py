@@ -173,14 +173,6 @@ def test_world_model_dynamics_is_a_batched_dynamics():
     assert r.shape == (5, 3) and d.shape == (5, 3) and final.obs.shape == (5, 4)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.mark.parametrize("name", PLANNING)
 def test_planning_agents_act_in_a_box_action_space(name):
     env = gym.make("MovingDot-v0")

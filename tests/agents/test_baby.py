@@ -11,12 +11,8 @@ FAST = {"num_envs": 8, "rollout_steps": 1, "learning_rate": 1e-3}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded() -> None:
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_registered_and_about_117k_parameters():

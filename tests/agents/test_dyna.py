@@ -13,12 +13,8 @@ LIGHT = {"train_every": 4, "actor_updates": 1, "batch_size": 16}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded() -> None:
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _mean_return(agent, env, episodes=6, seed=100):

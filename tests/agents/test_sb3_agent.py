@@ -8,12 +8,8 @@ from lucidgym.agents.sb3.agent import SB3Agent, make_sb3_agent
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded() -> None:
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _success(agent, seed=5, steps=128):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -47,15 +47,6 @@ def test_small_cnn_refuses_bad_sizes() -> None:
         SmallCNN(space, features_dim=0)
     with pytest.raises(ValueError, match="SmallCNN"):
         SmallCNN(space, channels=(16,))
-
-
-@pytest.fixture
-def one_torch_thread() -> Iterator[None]:
-    """Run torch on one thread (two are slower for nets this small on a busy CPU), then restore."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.usefixtures("one_torch_thread")
