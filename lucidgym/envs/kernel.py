@@ -4,7 +4,8 @@ Each family writes its dynamics once, as an :class:`ArrayKernel`: pure functions
 batch of ``N`` states held in a ``NamedTuple`` of arrays. The single environment runs
 the kernel with ``N = 1``; the native vector environment (:class:`ArrayVectorEnv`)
 runs it with ``N = num_envs`` in one NumPy call; the oracle (:class:`KernelDynamics`)
-runs it over whatever batch a planner asks for, with its own random generator.
+runs it over whatever batch a planner asks for, with its own random generator. A
+family's single env is a :class:`KernelEnv` that fills in a few hooks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from lucidgym.batched import batch_copy, batch_put, batch_take
+from lucidgym.envs.checks import check_batched_actions, check_state
 from lucidgym.envs.rendering import HumanWindow
 
 S = TypeVar("S", bound=tuple[Any, ...])
@@ -63,95 +65,6 @@ def reset_rows(kernel: ArrayKernel[S], state: S, rows: np.ndarray, rng: np.rando
     return state
 
 
-def check_action(space: gym.spaces.Space[Any], action: Any, env_name: str) -> np.ndarray:
-    """Return ``action`` as an array, or raise a ``ValueError`` naming the env and action.
-
-    Discrete actions come back as an int64 scalar array, Box actions as float32 arrays.
-    NaN or infinite Box actions are refused rather than clipped: they point to a bug
-    upstream that clipping would hide.
-    """
-    if isinstance(space, gym.spaces.Discrete):
-        arr = np.asarray(action)
-        if (
-            arr.shape != ()
-            or not np.issubdtype(arr.dtype, np.integer)
-            and not (np.issubdtype(arr.dtype, np.floating) and float(arr) == int(arr))
-        ):
-            raise ValueError(f"{env_name}: action {action!r} is not a single integer in {space}")
-        value = int(arr)
-        if not space.contains(np.int64(value)):
-            raise ValueError(f"{env_name}: action {action!r} is outside {space}")
-        return np.asarray(value, dtype=np.int64)
-    if isinstance(space, gym.spaces.Box):
-        arr = np.asarray(action, dtype=np.float32)
-        if arr.shape != space.shape:
-            raise ValueError(
-                f"{env_name}: action {action!r} has shape {arr.shape}, expected {space.shape}"
-            )
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{env_name}: action {action!r} contains NaN or infinity")
-        if not space.contains(arr):
-            raise ValueError(f"{env_name}: action {action!r} is outside {space}")
-        return arr
-    raise TypeError(f"{env_name}: unsupported action space {space}")
-
-
-def check_batched_actions(
-    single_space: gym.spaces.Space[Any], actions: Any, n: int, env_name: str
-) -> np.ndarray:
-    """Validate a batch of ``n`` actions against one env's ``single_space``."""
-    arr = np.asarray(actions)
-    if isinstance(single_space, gym.spaces.Discrete):
-        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(
-                f"{env_name}: actions must be {n} integers, got shape {arr.shape} "
-                f"of dtype {arr.dtype}"
-            )
-        lo, hi = int(single_space.start), int(single_space.start + single_space.n)
-        if arr.min() < lo or arr.max() >= hi:  # two reductions, no temporary arrays
-            bad = (arr < lo) | (arr >= hi)
-            raise ValueError(
-                f"{env_name}: actions {arr[bad][:5].tolist()} are outside {single_space}"
-            )
-        return arr.astype(np.int64, copy=False)
-    if isinstance(single_space, gym.spaces.Box):
-        arr = arr.astype(np.float32, copy=False)
-        if arr.shape != (n, *single_space.shape):
-            raise ValueError(
-                f"{env_name}: actions have shape {arr.shape}, expected {(n, *single_space.shape)}"
-            )
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{env_name}: actions contain NaN or infinity")
-        if np.any(arr < single_space.low) or np.any(arr > single_space.high):
-            raise ValueError(f"{env_name}: actions are outside {single_space}")
-        return arr
-    raise TypeError(f"{env_name}: unsupported action space {single_space}")
-
-
-def check_state(reference: S, state: Any, env_name: str) -> S:
-    """Validate a snapshot given to ``set_state`` against one of the right layout.
-
-    Raises:
-        ValueError: naming the first field whose type, shape or dtype differs.
-    """
-    if type(state) is not type(reference):
-        raise ValueError(
-            f"{env_name}.set_state: expected a {type(reference).__name__} from "
-            f"get_state(), got {type(state).__name__}"
-        )
-    for name, ref, value in zip(reference._fields, reference, state, strict=True):  # type: ignore[attr-defined]
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{env_name}.set_state: field {name!r} is not an array")
-        if value.shape != ref.shape or value.dtype != ref.dtype:
-            raise ValueError(
-                f"{env_name}.set_state: field {name!r} has shape {value.shape} and "
-                f"dtype {value.dtype}, expected {ref.shape} and {ref.dtype}"
-            )
-        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-            raise ValueError(f"{env_name}.set_state: field {name!r} holds NaN or infinity")
-    return batch_copy(state)
-
-
 class KernelDynamics(Generic[S]):
     """An environment's true dynamics as a batched :class:`~lucidgym.types.Dynamics`.
 
@@ -185,22 +98,105 @@ class KernelDynamics(Generic[S]):
         return self.kernel.observe(states)
 
 
-class KernelEnvMixin(Generic[S]):
-    """Snapshots, the oracle and the window, shared by every family's single env.
+class KernelEnv(gym.Env[np.ndarray, Any], Generic[S]):
+    """The single env of a family: one episode of an :class:`ArrayKernel`, a batch of one.
 
-    The env holds its ``kernel``, its state as a batch of one in ``_state`` (``None``
-    before the first reset) and its pygame window in ``_window``.
+    The base owns what every family's single env shares: the ``render_mode`` check
+    against ``metadata["render_modes"]``, ``reset`` and ``step`` (seeding, the
+    reset-before-step guard, the episode's running return, a redraw per step in
+    ``human`` mode), ``render``, the pygame window, snapshots (:meth:`get_state`,
+    :meth:`set_state`), the oracle (:meth:`get_dynamics`) and :meth:`close`. A family
+    fills in the hooks, as a Minigrid env fills in ``_gen_grid``:
+
+    - ``_advance(state, action) -> (state, obs, reward, terminated, info)``, required:
+      one step from ``state``, validating ``action`` first.
+    - ``_first_observation(state) -> (obs, info)``, required: what ``reset`` returns.
+    - ``_frame() -> np.ndarray``, required for ``rgb_array`` and ``human``: a
+      ``[H, W, 3]`` uint8 picture of now.
+    - ``_ansi() -> str``, required for ``ansi``: the text of now.
+    - ``_start_episode(options) -> None``: read ``reset`` options and clear the
+      records of the last episode, before the new one is drawn.
+    - ``_check_snapshot(state) -> None``: checks of a ``set_state`` snapshot beyond its
+      layout.
+    - ``_unregistered_name() -> str``: the name errors carry when the env was built
+      without ``gym.make`` (with it, they carry the registered id).
+
+    Envs with expert rules also offer ``expert_policy()``: a batched
+    ``obs [B, *O] -> actions [B]`` function. The base does not define it, so that
+    ``getattr(env.unwrapped, "expert_policy", None)`` tells which envs have rules.
+
+    Args:
+        kernel: the family's dynamics.
+        observation_space: the space of one observation.
+        action_space: the space of one action.
+        render_mode: one of ``metadata["render_modes"]``, or ``None``.
+
+    Raises:
+        ValueError: for a ``render_mode`` the family does not draw.
     """
 
-    kernel: Any
-    action_space: gym.spaces.Space[Any]
-    metadata: dict[str, Any]
-    _state: S | None
-    _window: HumanWindow | None
+    def __init__(
+        self,
+        kernel: ArrayKernel[S],
+        observation_space: gym.spaces.Space[Any],
+        action_space: gym.spaces.Space[Any],
+        render_mode: str | None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
+            )
+        self.kernel = kernel
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.render_mode = render_mode
+        self._state: S | None = None
+        """The episode's state as a batch of one; ``None`` before the first reset."""
+        self._return = 0.0
+        """The episode's return so far, for the pictures."""
+        self._window: HumanWindow | None = None
 
     @property
     def _name(self) -> str:
+        return self.spec.id if self.spec is not None else self._unregistered_name()
+
+    def _unregistered_name(self) -> str:
         return type(self).__name__
+
+    # -- the episode ----------------------------------------------------------------
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``seed`` fixes it and every episode after it."""
+        super().reset(seed=seed)
+        self._start_episode(options)
+        self._state = self.kernel.initial(self.np_random, 1)
+        self._return = 0.0
+        if self.render_mode == "human":
+            self.render()
+        return self._first_observation(self._state)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """One step; truncation is left to the registered time limit."""
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before step()")
+        self._state, obs, reward, terminated, info = self._advance(self._state, action)
+        self._return += reward
+        if self.render_mode == "human":
+            self.render()
+        return obs, reward, terminated, False, info
+
+    def _start_episode(self, options: dict[str, Any] | None) -> None:
+        """Read ``reset``'s ``options`` and clear the last episode's records (here: none)."""
+
+    def _first_observation(self, state: S) -> tuple[np.ndarray, dict[str, Any]]:
+        raise NotImplementedError
+
+    def _advance(self, state: S, action: Any) -> tuple[S, np.ndarray, float, bool, dict[str, Any]]:
+        raise NotImplementedError
+
+    # -- snapshots and oracle -------------------------------------------------------
 
     def get_state(self) -> S:
         """A copy of the episode's hidden state as a batch of one (not the random generator)."""
@@ -212,16 +208,41 @@ class KernelEnvMixin(Generic[S]):
         """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
         if self._state is None:
             raise RuntimeError(f"{self._name}: call reset() before set_state()")
-        self._state = check_state(self._state, state, self._name)
+        state = check_state(self._state, state, self._name)
+        self._check_snapshot(state)
+        self._state = state
+
+    def _check_snapshot(self, state: S) -> None:
+        """Refuse a snapshot whose values the family cannot hold (here: any is fine)."""
 
     def get_dynamics(self, seed: int | None = None) -> KernelDynamics[S]:
         """The true dynamics as a batched :class:`~lucidgym.types.Dynamics` (own RNG)."""
         return KernelDynamics(self.kernel, self.action_space, seed)
 
-    def _show_in_window(self, frame: np.ndarray) -> None:
+    # -- rendering ------------------------------------------------------------------
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: a line of text; ``rgb_array``: a picture; ``human``: it in a window."""
+        if self.render_mode is None:
+            gym.logger.warn(f"{self._name}: render() called without a render_mode")
+            return None
+        if self._state is None:
+            raise RuntimeError(f"{self._name}: call reset() before render()")
+        if self.render_mode == "ansi":
+            return self._ansi()
+        frame = self._frame()
+        if self.render_mode == "rgb_array":
+            return frame
         if self._window is None:
             self._window = HumanWindow(self._name, self.metadata["render_fps"])
         self._window.show(frame)
+        return None
+
+    def _frame(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _ansi(self) -> str:
+        raise NotImplementedError
 
     def close(self) -> None:
         """Close the window, if one is open."""

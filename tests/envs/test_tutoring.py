@@ -11,7 +11,16 @@ import pytest
 import lucidgym  # noqa: F401
 from lucidgym.batched import batch_take
 from lucidgym.envs.tutoring import Strategy, StudentState, TutoringEnv, TutoringKernel
-from lucidgym.envs.tutoring import parameters as S
+from lucidgym.envs.tutoring.parameters import (
+    ATTEMPTS,
+    ENGAGEMENT,
+    ERROR,
+    FRUSTRATION,
+    POP,
+    PRIOR_ESTIMATE,
+    QUIZ_ITEMS,
+    TOPIC,
+)
 from lucidgym.envs.tutoring.policies import expert_strategy
 
 N = 1000
@@ -47,7 +56,7 @@ def test_observation_is_the_tutors_estimate_not_the_truth() -> None:
     obs, info = env.reset(seed=0)
     assert obs.shape == (20,) and obs.dtype == np.float32
     assert np.all((obs >= 0) & (obs <= 1))
-    np.testing.assert_allclose(obs[:4], S.PRIOR_ESTIMATE, atol=1e-6)  # population-blind prior
+    np.testing.assert_allclose(obs[:4], PRIOR_ESTIMATE, atol=1e-6)  # population-blind prior
     assert not np.allclose(obs[:4], info["true_mastery"])
     obs, _, _, _, info = env.step(Strategy.DIRECT)
     assert set(info) >= {"true_mastery", "quit", "mastered", "learning_effect", "topic"}
@@ -76,7 +85,7 @@ def test_direct_beats_socratic_for_a_novice_and_the_reverse_near_mastery() -> No
 def test_remediation_pays_after_errors() -> None:
     kernel, state = _students("average")
     mid = _with(state, mastery={0: 0.45})
-    erred = _with(mid, session={S.ERROR: 1.0, S.ATTEMPTS: 1.0})
+    erred = _with(mid, session={ERROR: 1.0, ATTEMPTS: 1.0})
     assert _mean_reward(kernel, erred, Strategy.REMEDIAL) > 2 * _mean_reward(
         kernel, mid, Strategy.REMEDIAL
     )
@@ -88,12 +97,12 @@ def test_remediation_pays_after_errors() -> None:
 def test_repeated_mismatched_strategy_frustrates_until_students_quit() -> None:
     kernel, state = _students("novice")
     rng = np.random.default_rng(2)
-    frustration = [state.mind[:, S.F].mean()]
+    frustration = [state.mind[:, FRUSTRATION].mean()]
     quit_ = np.zeros(N, dtype=bool)
     for _ in range(80):
         state, _, _, info = kernel.transition(state, np.full(N, Strategy.SOCRATIC), rng)
         quit_ |= info["quit"]
-        frustration.append(state.mind[:, S.F].mean())
+        frustration.append(state.mind[:, FRUSTRATION].mean())
     assert frustration[10] > frustration[0] + 0.2
     assert quit_.mean() > 0.5
 
@@ -135,22 +144,22 @@ def test_assessment_sharpens_the_estimate_and_advances_the_topic() -> None:
     assert np.all(quiz.variance[:, 0] < one.variance[:, 0])
     strong = _with(state, mastery={0: 0.95})
     moved = _step(kernel, strong, Strategy.ASSESSMENT)[3]["topic"]
-    assert (moved == 1).mean() > 0.6 and np.all(quiz_info["items"] == S.QUIZ_ITEMS)
+    assert (moved == 1).mean() > 0.6 and np.all(quiz_info["items"] == QUIZ_ITEMS)
     for a in set(range(8)) - {Strategy.ASSESSMENT}:
         assert np.all(_step(kernel, strong, a)[3]["topic"] == 0)
 
 
 def test_motivation_restores_engagement_and_teaches_nothing() -> None:
     kernel, state = _students("anxious")
-    upset = _with(state, mind={S.F: 0.7, S.E: 0.3})
+    upset = _with(state, mind={FRUSTRATION: 0.7, ENGAGEMENT: 0.3})
     after, reward, _, info = _step(kernel, upset, Strategy.MOTIVATIONAL)
-    assert after.mind[:, S.F].mean() < 0.5 and after.mind[:, S.E].mean() > 0.45
+    assert after.mind[:, FRUSTRATION].mean() < 0.5 and after.mind[:, ENGAGEMENT].mean() > 0.45
     assert np.all(info["learning_effect"] == 0) and np.all(reward <= 0)
 
 
 def test_prerequisites_slow_learning() -> None:
     kernel, state = _students("average")
-    on_topic_1 = _with(state, session={S.TOPIC: 1.0}, mastery={1: 0.1})
+    on_topic_1 = _with(state, session={TOPIC: 1.0}, mastery={1: 0.1})
     weak, strong = _with(on_topic_1, mastery={0: 0.1}), _with(on_topic_1, mastery={0: 0.9})
     assert _mean_reward(kernel, strong, Strategy.DIRECT) > 2 * _mean_reward(
         kernel, weak, Strategy.DIRECT
@@ -188,16 +197,16 @@ def test_populations_differ() -> None:
 def test_population_argument_and_reset_option() -> None:
     env = TutoringEnv(population="advanced")
     env.reset(seed=0)
-    assert env.get_state().traits[0, S.POP] == 2
+    assert env.get_state().traits[0, POP] == 2
     env.reset(seed=0, options={"population": "novice"})
-    assert env.get_state().traits[0, S.POP] == 0
+    assert env.get_state().traits[0, POP] == 0
     with pytest.raises(ValueError, match="valid populations.*novice.*mixed"):
         TutoringEnv(population="genius")
     with pytest.raises(ValueError, match="valid populations"):
         env.reset(options={"population": "genius"})
     envs = gym.make_vec("Tutoring-v0", num_envs=4, vectorization_mode="vector_entry_point")
     envs.reset(seed=0, options={"population": "anxious"})
-    assert np.all(envs.unwrapped.get_state().traits[:, S.POP] == 3)
+    assert np.all(envs.unwrapped.get_state().traits[:, POP] == 3)
     _, _, _, _, info = envs.step(np.zeros(4, dtype=np.int64))
     assert info["true_mastery"].shape == (4, 4) and info["quit"].shape == (4,)
     with pytest.raises(ValueError, match="valid populations"):
@@ -289,3 +298,52 @@ def test_vector_env_steps_like_the_kernel() -> None:
         reward, 10 * (info["true_mastery"].sum(1) - state.mastery.sum(1)), atol=1e-4
     )
     assert batch_take(envs.unwrapped.get_state(), np.array([0])).mastery.shape == (1, 4)
+
+
+def _episode_observations(seed: int, steps: int = 200) -> np.ndarray:
+    """Observations of real sessions under random strategies, episodes reset as they end."""
+    env = gym.make("Tutoring-v0")
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    seen = [obs]
+    for _ in range(steps):
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(8)))
+        seen.append(obs)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            seen.append(obs)
+    return np.stack(seen)
+
+
+def test_expert_policy_without_gym_make() -> None:
+    env = TutoringEnv()
+    assert env.spec is None
+    policy = env.expert_policy()
+    obs, _ = env.reset(seed=0)
+    actions = policy(obs[None])
+    assert actions.shape == (1,) and actions.dtype == np.int64
+    assert actions[0] == Strategy.METACOGNITIVE  # a session starts with planning
+
+
+def test_expert_policy_is_the_rules_row_by_row() -> None:
+    obs = _episode_observations(seed=3)
+    policy = gym.make("Tutoring-v0").unwrapped.expert_policy()
+    actions = policy(obs)
+    assert actions.shape == (obs.shape[0],) and actions.dtype == np.int64
+    expected = np.array([expert_strategy(row) for row in obs])
+    np.testing.assert_array_equal(actions, expected)
+    assert len(set(actions.tolist())) >= 4  # the episodes reach several of the rules
+    # predictions that leave the observation space are read as their clipped values
+    off = obs + np.random.default_rng(0).normal(0.0, 0.3, obs.shape).astype(np.float32)
+    np.testing.assert_array_equal(policy(off), expert_strategy(np.clip(off, 0.0, 1.0)))
+
+
+def test_vector_env_offers_the_same_expert_policy() -> None:
+    envs = gym.make_vec("Tutoring-v0", num_envs=6, vectorization_mode="vector_entry_point")
+    policy = envs.unwrapped.expert_policy()
+    assert policy is TutoringEnv().expert_policy()
+    obs, _ = envs.reset(seed=0)
+    for _ in range(20):
+        actions = policy(obs)
+        np.testing.assert_array_equal(actions, [expert_strategy(row) for row in obs])
+        obs, *_ = envs.step(actions)

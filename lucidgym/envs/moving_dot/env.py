@@ -7,12 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.kernel import (
-    ArrayVectorEnv,
-    KernelEnvMixin,
-    check_action,
-    check_state,
-)
+from lucidgym.envs.checks import check_action
+from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
 from lucidgym.envs.moving_dot.drawing import render_frame
 from lucidgym.envs.moving_dot.kernel import (
     Action,
@@ -20,17 +16,26 @@ from lucidgym.envs.moving_dot.kernel import (
     MovingDotKernel,
     MovingDotState,
 )
-from lucidgym.envs.rendering import HumanWindow
 
 
-def _spaces(config: MovingDotConfig) -> tuple[gym.spaces.Box, gym.spaces.Space[Any]]:
+def _build(
+    physics: dict[str, Any],
+) -> tuple[MovingDotKernel, gym.spaces.Box, gym.spaces.Space[Any]]:
+    """The kernel and the spaces of one dot, from the :class:`MovingDotConfig` fields given.
+
+    Both envs take the fields as keyword arguments, so the list lives in the dataclass
+    alone; an unknown one raises ``TypeError``, a bad value ``ValueError``.
+    """
+    config = MovingDotConfig(**physics)
     obs = gym.spaces.Box(0, 255, shape=(1, config.size, config.size), dtype=np.uint8)
     if config.continuous:
-        return obs, gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-    return obs, gym.spaces.Discrete(len(Action))
+        action: gym.spaces.Space[Any] = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    else:
+        action = gym.spaces.Discrete(len(Action))
+    return MovingDotKernel(config), obs, action
 
 
-class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
+class MovingDotEnv(KernelEnv[MovingDotState]):
     """A dot to steer to a goal on a small grid, seen as pixels, sometimes hidden.
 
     ## Description
@@ -76,11 +81,12 @@ class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
     the dot is hidden now; ``success``: this step reached the goal.
 
     ## Arguments
-    ``size`` (32; at least 8), ``continuous`` (set by the id), ``occlusion`` (True),
-    ``max_occluders`` (2), ``occluder_size`` (``(min, max)`` side in pixels, default
-    ``(size // 5, size // 3)``), ``damping`` (0.7), ``acceleration`` (pixels per step
-    squared at full action, default ``0.5 * size / 32``), ``arrival_bonus`` (10),
-    ``render_mode`` (``"rgb_array"`` or ``"human"``). See :class:`MovingDotConfig`.
+    Keywords only: the fields of :class:`MovingDotConfig`, ``size`` (32; at least 8),
+    ``continuous`` (set by the id), ``occlusion`` (True), ``max_occluders`` (2),
+    ``occluder_size`` (``(min, max)`` side in pixels, default ``(size // 5, size // 3)``),
+    ``damping`` (0.7), ``acceleration`` (pixels per step squared at full action, default
+    ``0.5 * size / 32``), ``arrival_bonus`` (10); and ``render_mode`` (``"rgb_array"``
+    or ``"human"``). The config is kept as ``env.config``.
 
     ## Version History
     - v0: initial release.
@@ -99,68 +105,31 @@ class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array", "human"], "render_fps": 15}
 
-    def __init__(
-        self,
-        size: int = 32,
-        continuous: bool = True,
-        occlusion: bool = True,
-        max_occluders: int = 2,
-        occluder_size: tuple[int, int] | None = None,
-        damping: float = 0.7,
-        acceleration: float | None = None,
-        arrival_bonus: float = 10.0,
-        render_mode: str | None = None,
-    ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
-            )
-        self.config = MovingDotConfig(
-            size=size,
-            continuous=continuous,
-            occlusion=occlusion,
-            max_occluders=max_occluders,
-            occluder_size=occluder_size,
-            damping=damping,
-            acceleration=acceleration,
-            arrival_bonus=arrival_bonus,
-        )
-        self.kernel = MovingDotKernel(self.config)
-        self.observation_space, self.action_space = _spaces(self.config)
-        self.render_mode = render_mode
-        self._state: MovingDotState | None = None
-        self._steps = 0
-        self._return = 0.0
-        self._window: HumanWindow | None = None
+    kernel: MovingDotKernel
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``seed`` fixes it and every episode after it."""
-        super().reset(seed=seed)
-        self._state = self.kernel.initial(self.np_random, 1)
+    def __init__(self, *, render_mode: str | None = None, **physics: Any) -> None:
+        super().__init__(*_build(physics), render_mode)
+        self.config = self.kernel.config
         self._steps = 0
-        self._return = 0.0
-        if self.render_mode == "human":
-            self.render()
-        obs, info = self.kernel.look(self._state)
+
+    def _unregistered_name(self) -> str:
+        return "MovingDot" + ("" if self.config.continuous else "Discrete")
+
+    def _start_episode(self, options: dict[str, Any] | None) -> None:
+        self._steps = 0
+
+    def _first_observation(self, state: MovingDotState) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.kernel.look(state)
         return obs[0], self._info(info)
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Accelerate the dot; see the class docstring for what comes back."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before step()")
+    def _advance(
+        self, state: MovingDotState, action: Any
+    ) -> tuple[MovingDotState, np.ndarray, float, bool, dict[str, Any]]:
         act = check_action(self.action_space, action, self._name)
-        self._state, reward, terminated, info = self.kernel.transition(
-            self._state, act[None], self.np_random
-        )
-        r = float(reward[0])
+        new, reward, terminated, info = self.kernel.transition(state, act[None], self.np_random)
         self._steps += 1
-        self._return += r
-        if self.render_mode == "human":
-            self.render()
-        obs, seen = self.kernel.look(self._state)
-        return obs[0], r, bool(terminated[0]), False, self._info({**info, **seen})
+        obs, seen = self.kernel.look(new)
+        return new, obs[0], float(reward[0]), bool(terminated[0]), self._info({**info, **seen})
 
     @staticmethod
     def _info(info: dict[str, Any]) -> dict[str, Any]:
@@ -170,19 +139,7 @@ class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
             "success": bool(info["success"][0]) if "success" in info else False,
         }
 
-    @property
-    def _name(self) -> str:
-        if self.spec is not None:
-            return self.spec.id
-        return "MovingDot" + ("" if self.config.continuous else "Discrete")
-
-    # -- snapshots and oracle -------------------------------------------------------
-
-    def set_state(self, state: MovingDotState) -> None:
-        """Restore a snapshot from :meth:`get_state`; a malformed one raises ``ValueError``."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before set_state()")
-        state = check_state(self._state, state, self._name)
+    def _check_snapshot(self, state: MovingDotState) -> None:
         lo, hi = self.kernel.low, self.kernel.high
         for name, value in (("dot", state.dot[:, :2]), ("goal", state.goal)):
             if np.any(value < lo) or np.any(value > hi):
@@ -190,22 +147,10 @@ class MovingDotEnv(KernelEnvMixin[MovingDotState], gym.Env[np.ndarray, Any]):
                     f"{self._name}.set_state: position in field {name!r} "
                     f"({value.tolist()}) is outside [{lo}, {hi}]"
                 )
-        self._state = state
 
-    # -- rendering ----------------------------------------------------------------
-
-    def render(self) -> np.ndarray | None:
-        """``rgb_array``: an upscaled colour frame; ``human``: the same in a window."""
-        if self.render_mode is None:
-            gym.logger.warn(f"{self._name}: render() called without a render_mode")
-            return None
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before render()")
-        frame = render_frame(self.kernel, self._state, self._steps, self._return)
-        if self.render_mode == "rgb_array":
-            return frame
-        self._show_in_window(frame)
-        return None
+    def _frame(self) -> np.ndarray:
+        assert self._state is not None
+        return render_frame(self.kernel, self._state, self._steps, self._return)
 
 
 class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
@@ -221,40 +166,23 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
     def __init__(
         self,
         num_envs: int = 1,
-        size: int = 32,
-        continuous: bool = True,
-        occlusion: bool = True,
-        max_occluders: int = 2,
-        occluder_size: tuple[int, int] | None = None,
-        damping: float = 0.7,
-        acceleration: float | None = None,
-        arrival_bonus: float = 10.0,
+        *,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
+        **physics: Any,
     ) -> None:
         if render_mode is not None:
             raise ValueError("MovingDotVectorEnv does not render; use MovingDotEnv to render")
-        config = MovingDotConfig(
-            size=size,
-            continuous=continuous,
-            occlusion=occlusion,
-            max_occluders=max_occluders,
-            occluder_size=occluder_size,
-            damping=damping,
-            acceleration=acceleration,
-            arrival_bonus=arrival_bonus,
-        )
-        obs_space, act_space = _spaces(config)
-        self.dots = MovingDotKernel(config)
+        self.dots, obs_space, act_space = _build(physics)
         super().__init__(
             self.dots,
             num_envs,
             obs_space,
             act_space,
             max_episode_steps,
-            "MovingDotVectorEnv" + ("" if continuous else "(discrete)"),
+            "MovingDotVectorEnv" + ("" if self.dots.config.continuous else "(discrete)"),
         )
-        self.config = config
+        self.config = self.dots.config
         self.render_mode = None
         self._block = max(16, num_envs // 8)
         self._starts: MovingDotState | None = None

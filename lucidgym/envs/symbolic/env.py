@@ -7,12 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.kernel import (
-    ArrayVectorEnv,
-    KernelEnvMixin,
-    check_action,
-)
-from lucidgym.envs.rendering import HumanWindow, draw_text, fill_rect
+from lucidgym.envs.checks import check_action
+from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
+from lucidgym.envs.rendering import draw_text, fill_rect
 from lucidgym.envs.symbolic.kernel import SymbolicKernel
 from lucidgym.envs.symbolic.parent import DeterministicParent, Parent
 from lucidgym.envs.symbolic.tasks import BLANK, NUM_SYMBOLS, SymbolicState, Task, make_task
@@ -37,7 +34,7 @@ def _observation_space(kernel: SymbolicKernel) -> gym.spaces.Box:
     return gym.spaces.Box(0.0, 1.0, shape=(kernel.obs_dim,), dtype=np.float32)
 
 
-class SymbolicEnv(KernelEnvMixin[SymbolicState], gym.Env[np.ndarray, np.int64]):
+class SymbolicEnv(KernelEnv[SymbolicState]):
     """Discrete symbols and a parent that answers: the WMIL tasks.
 
     ## Description
@@ -104,6 +101,7 @@ class SymbolicEnv(KernelEnvMixin[SymbolicState], gym.Env[np.ndarray, np.int64]):
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
+    kernel: SymbolicKernel
 
     def __init__(
         self,
@@ -112,76 +110,42 @@ class SymbolicEnv(KernelEnvMixin[SymbolicState], gym.Env[np.ndarray, np.int64]):
         render_mode: str | None = None,
         **task_kwargs: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
-            )
-        self.kernel = _build_kernel(task, parent, task_kwargs)
-        self.render_mode = render_mode
-        self.observation_space = _observation_space(self.kernel)
-        self.action_space = gym.spaces.Discrete(NUM_SYMBOLS)
-        self._state: SymbolicState | None = None
+        kernel = _build_kernel(task, parent, task_kwargs)
+        super().__init__(
+            kernel, _observation_space(kernel), gym.spaces.Discrete(NUM_SYMBOLS), render_mode
+        )
         self._last: dict[str, Any] = {}
-        self._return = 0.0
-        self._window: HumanWindow | None = None
 
     @property
     def task(self) -> Task:
         """The task being played."""
         return self.kernel.task
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; ``seed`` fixes it and every episode after it."""
-        super().reset(seed=seed)
-        self._state = self.kernel.initial(self.np_random, 1)
-        self._last = {}
-        self._return = 0.0
-        if self.render_mode == "human":
-            self.render()
-        return self.kernel.observe(self._state)[0], {"target": int(self._state.target[0])}
+    def _unregistered_name(self) -> str:
+        return f"SymbolicEnv({self.task.name})"
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Output a symbol; see the class docstring for what comes back."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before step()")
+    def _start_episode(self, options: dict[str, Any] | None) -> None:
+        self._last = {}
+
+    def _first_observation(self, state: SymbolicState) -> tuple[np.ndarray, dict[str, Any]]:
+        return self.kernel.observe(state)[0], {"target": int(state.target[0])}
+
+    def _advance(
+        self, state: SymbolicState, action: Any
+    ) -> tuple[SymbolicState, np.ndarray, float, bool, dict[str, Any]]:
         act = check_action(self.action_space, action, self._name)
-        shown = self._state
-        self._state, reward, _, info = self.kernel.transition(shown, act.reshape(1), self.np_random)
+        new, reward, _, info = self.kernel.transition(state, act.reshape(1), self.np_random)
         r = float(reward[0])
-        self._return += r
         step_info = {
             "success": bool(info["success"][0]),
             "graded": bool(info["graded"][0]),
             "target": int(info["target"][0]),
             "reward_vector": {k: float(v[0]) for k, v in info["reward_vector"].items()},
         }
-        self._last = {"shown": shown, "action": int(act), "reward": r, **step_info}
-        if self.render_mode == "human":
-            self.render()
-        return self.kernel.observe(self._state)[0], r, False, False, step_info
-
-    @property
-    def _name(self) -> str:
-        return self.spec.id if self.spec is not None else f"SymbolicEnv({self.task.name})"
+        self._last = {"shown": state, "action": int(act), "reward": r, **step_info}
+        return new, self.kernel.observe(new)[0], r, False, step_info
 
     # -- rendering ----------------------------------------------------------------
-
-    def render(self) -> str | np.ndarray | None:
-        """``ansi``: one line for the last step; ``rgb_array``: a picture; ``human``: a window."""
-        if self.render_mode is None:
-            gym.logger.warn(f"{self._name}: render() called without a render_mode")
-            return None
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before render()")
-        if self.render_mode == "ansi":
-            return self._ansi()
-        frame = self._frame()
-        if self.render_mode == "rgb_array":
-            return frame
-        self._show_in_window(frame)
-        return None
 
     def _ansi(self) -> str:
         assert self._state is not None

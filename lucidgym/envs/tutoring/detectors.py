@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from lucidgym.envs.jit import inlined
+from lucidgym.envs.tutoring.parameters import BOREDOM, CONFUSION, ENGAGEMENT, FATIGUE, FRUSTRATION
 
 NUM_SIGNALS = 12
 DETECTOR_NOISE = np.array([0.08, 0.1, 0.07, 0.08, 0, 0.08, 0.08, 0, 0.1, 0.08, 0.1, 0.1])
@@ -80,18 +81,23 @@ def detect_one(
             ``first_draw + 9`` (one per noisy signal, in order).
         first_draw: see ``u_row``.
     """
-    e, c, f, b, g = mind[i, 0], mind[i, 1], mind[i, 2], mind[i, 3], mind[i, 4]
+    engagement, confusion = mind[i, ENGAGEMENT], mind[i, CONFUSION]
+    frustration, boredom, fatigue = mind[i, FRUSTRATION], mind[i, BOREDOM], mind[i, FATIGUE]
     d = first_draw
-    out[i, 0] = _noisy(0.8 * e - 0.2 * g + 0.1, u[u_row, d], 0)
-    out[i, 1] = _noisy(0.6 * e - 0.3 * b + 0.2 * curiosity + 0.15, u[u_row, d + 1], 1)
-    out[i, 2] = _noisy(0.5 * e - 0.4 * b - 0.2 * g + 0.45, u[u_row, d + 2], 2)
-    out[i, 3] = _noisy(-0.3 * e + 0.4 * c + 0.3 * g - 0.2 * mastery + 0.45, u[u_row, d + 3], 3)
+    out[i, 0] = _noisy(0.8 * engagement - 0.2 * fatigue + 0.1, u[u_row, d], 0)
+    participation = 0.6 * engagement - 0.3 * boredom + 0.2 * curiosity + 0.15
+    out[i, 1] = _noisy(participation, u[u_row, d + 1], 1)
+    out[i, 2] = _noisy(0.5 * engagement - 0.4 * boredom - 0.2 * fatigue + 0.45, u[u_row, d + 2], 2)
+    latency = -0.3 * engagement + 0.4 * confusion + 0.3 * fatigue - 0.2 * mastery + 0.45
+    out[i, 3] = _noisy(latency, u[u_row, d + 3], 3)
     out[i, 4] = min(max(accuracy, 0.0), 1.0)
-    out[i, 5] = _noisy(0.3 * e - 0.2 * c + 0.5 * mastery + 0.1, u[u_row, d + 4], 5)
-    out[i, 6] = _noisy(0.2 * e - 0.3 * c - 0.2 * g + 0.4 * mastery + 0.35, u[u_row, d + 5], 6)
+    out[i, 5] = _noisy(0.3 * engagement - 0.2 * confusion + 0.5 * mastery + 0.1, u[u_row, d + 4], 5)
+    speed = 0.2 * engagement - 0.3 * confusion - 0.2 * fatigue + 0.4 * mastery + 0.35
+    out[i, 6] = _noisy(speed, u[u_row, d + 5], 6)
     out[i, 7] = min(max(0.2 * streak, 0.0), 1.0)
-    out[i, 8] = _noisy(0.1 * c + 0.8 * f + 0.05, u[u_row, d + 6], 8)
-    confidence = -0.3 * f + 0.4 * accuracy + 0.3 * mastery - 0.2 * anxiety + 0.3
+    out[i, 8] = _noisy(0.1 * confusion + 0.8 * frustration + 0.05, u[u_row, d + 6], 8)
+    confidence = -0.3 * frustration + 0.4 * accuracy + 0.3 * mastery - 0.2 * anxiety + 0.3
     out[i, 9] = _noisy(confidence, u[u_row, d + 7], 9)
-    out[i, 10] = _noisy(0.3 * e - 0.3 * b + 0.4 * curiosity + 0.1, u[u_row, d + 8], 10)
-    out[i, 11] = _noisy(0.8 * b + 0.1 * g + 0.05, u[u_row, d + 9], 11)
+    interest = 0.3 * engagement - 0.3 * boredom + 0.4 * curiosity + 0.1
+    out[i, 10] = _noisy(interest, u[u_row, d + 8], 10)
+    out[i, 11] = _noisy(0.8 * boredom + 0.1 * fatigue + 0.05, u[u_row, d + 9], 11)

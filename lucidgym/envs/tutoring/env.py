@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.kernel import (
-    ArrayVectorEnv,
-    KernelEnvMixin,
-    check_action,
-)
-from lucidgym.envs.rendering import HumanWindow
-from lucidgym.envs.tutoring.parameters import NUM_STRATEGIES, OBS_DIM
+from lucidgym.envs.checks import check_action
+from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
+from lucidgym.envs.tutoring.parameters import NUM_STRATEGIES, OBS_DIM, POP, SESSION_STEPS
+from lucidgym.envs.tutoring.policies import expert_actions
 from lucidgym.envs.tutoring.render import ansi_line, dashboard
 from lucidgym.envs.tutoring.student import StudentState, TutoringKernel, check_population
-
-DEFAULT_HORIZON = 80
-"""The registered session length (``max_episode_steps`` of ``Tutoring-v0``)."""
-
 
 _PLAIN_INTS = (int, np.int64)
 """Action types that are valid strategies whenever they lie in ``[0, 8)``."""
@@ -36,7 +30,7 @@ def _population_option(options: dict[str, Any] | None) -> str | None:
     return check_population(options["population"])
 
 
-class TutoringEnv(KernelEnvMixin[StudentState], gym.Env[np.ndarray, np.int64]):
+class TutoringEnv(KernelEnv[StudentState]):
     """A synthetic student and a tutor that picks a teaching strategy each step.
 
     ## Description
@@ -103,11 +97,18 @@ class TutoringEnv(KernelEnvMixin[StudentState], gym.Env[np.ndarray, np.int64]):
     ``affect`` ``[4]`` (true engagement, confusion, frustration, boredom),
     ``efficiency`` (the metacognitive multiplier), ``population``.
 
+    ## Expert Policy
+    ``expert_policy()`` returns the rules a human tutor would write
+    (:func:`~lucidgym.envs.tutoring.policies.expert_strategy`, the ``reactive``
+    baseline) as a batched function ``obs [B, 20] -> actions [B]`` int64; it clips the
+    observations to [0, 1] first, so that it also reads a learned model's predictions.
+
     ## Arguments
     ``population``: ``"mixed"`` (default), ``"novice"``, ``"average"``, ``"advanced"``
     or ``"anxious"``; also ``reset(options={"population": ...})``, which holds for
     that episode and the ones after it. ``render_mode``: ``"ansi"``, ``"rgb_array"``
-    or ``"human"``. ``horizon``: session length for the time-elapsed signal (80).
+    or ``"human"``. ``horizon``: session length for the time-elapsed signal
+    (``SESSION_STEPS``, 80).
 
     ## Version History
     - v0: initial release.
@@ -125,89 +126,64 @@ class TutoringEnv(KernelEnvMixin[StudentState], gym.Env[np.ndarray, np.int64]):
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 4}
+    kernel: TutoringKernel
 
     def __init__(
         self,
         population: str = "mixed",
         render_mode: str | None = None,
-        horizon: int = DEFAULT_HORIZON,
+        horizon: int = SESSION_STEPS,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']}"
-            )
-        self.kernel = TutoringKernel(population, horizon)
-        self.render_mode = render_mode
-        self.observation_space = _observation_space()
-        self.action_space = gym.spaces.Discrete(NUM_STRATEGIES)
-        self._state: StudentState | None = None
-        self._return = 0.0
+        super().__init__(
+            TutoringKernel(population, horizon),
+            _observation_space(),
+            gym.spaces.Discrete(NUM_STRATEGIES),
+            render_mode,
+        )
         self._history: deque[tuple[int, float]] = deque(maxlen=12)
-        self._window: HumanWindow | None = None
 
     @property
     def population(self) -> str:
         """The population new students are drawn from."""
         return self.kernel.population
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start a session with a new student; ``seed`` fixes it and those after it."""
-        super().reset(seed=seed)
+    def expert_policy(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The expert tutor's rules as a batched ``obs [B, 20] -> actions [B]`` int64 function."""
+        return expert_actions
+
+    def _start_episode(self, options: dict[str, Any] | None) -> None:
         population = _population_option(options)
         if population is not None:
             self.kernel.population = population
-        self._state = self.kernel.initial(self.np_random, 1)
-        self._return = 0.0
         self._history.clear()
-        if self.render_mode == "human":
-            self.render()
-        info = {
-            "true_mastery": self._state.mastery[0].astype(np.float32),
-            "population": int(self._state.traits[0, -1]),
-        }
-        return self.kernel.observe(self._state)[0], info
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Apply a strategy; see the class docstring for what comes back."""
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before step()")
+    def _first_observation(self, state: StudentState) -> tuple[np.ndarray, dict[str, Any]]:
+        info = {
+            "true_mastery": state.mastery[0].astype(np.float32),
+            "population": int(state.traits[0, POP]),
+        }
+        return self.kernel.observe(state)[0], info
+
+    def _advance(
+        self, state: StudentState, action: Any
+    ) -> tuple[StudentState, np.ndarray, float, bool, dict[str, Any]]:
         if type(action) in _PLAIN_INTS and 0 <= action < NUM_STRATEGIES:
             # The common case skips the generic check (a sizeable share of a step).
             act = np.array([action], dtype=np.int64)
         else:
             act = check_action(self.action_space, action, self._name).reshape(1)
-        self._state, reward, terminated, info = self.kernel.transition_one(
-            self._state, act, self.np_random
-        )
-        self._return += reward
+        new, reward, terminated, info = self.kernel.transition_one(state, act, self.np_random)
         if self.render_mode is not None:
             self._history.append((int(act[0]), reward))
-            if self.render_mode == "human":
-                self.render()
-        return self.kernel.observe(self._state)[0], reward, terminated, False, info
+        return new, self.kernel.observe(new)[0], reward, terminated, info
 
-    @property
-    def _name(self) -> str:
-        return self.spec.id if self.spec is not None else "TutoringEnv"
+    def _ansi(self) -> str:
+        assert self._state is not None
+        return ansi_line(self._state, self.kernel, self._history, self._return)
 
-    # -- rendering ----------------------------------------------------------------
-
-    def render(self) -> str | np.ndarray | None:
-        """``ansi``: one line per step; ``rgb_array``: a dashboard; ``human``: a window."""
-        if self.render_mode is None:
-            gym.logger.warn(f"{self._name}: render() called without a render_mode")
-            return None
-        if self._state is None:
-            raise RuntimeError(f"{self._name}: call reset() before render()")
-        if self.render_mode == "ansi":
-            return ansi_line(self._state, self.kernel, self._history, self._return)
-        frame = dashboard(self._state, self.kernel, self._history, self._return)
-        if self.render_mode == "rgb_array":
-            return frame
-        self._show_in_window(frame)
-        return None
+    def _frame(self) -> np.ndarray:
+        assert self._state is not None
+        return dashboard(self._state, self.kernel, self._history, self._return)
 
 
 class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
@@ -216,20 +192,21 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
     Takes the same arguments as :class:`TutoringEnv` (but does not render), plus
     ``num_envs`` and ``max_episode_steps`` (passed by ``gym.make_vec`` from the
     registration). ``info`` holds the single env's keys as arrays with a leading ``N``.
+    ``expert_policy()`` is the single env's, over the ``[num_envs, 20]`` observations.
     """
 
     def __init__(
         self,
         num_envs: int = 1,
         population: str = "mixed",
-        max_episode_steps: int | None = DEFAULT_HORIZON,
+        max_episode_steps: int | None = SESSION_STEPS,
         render_mode: str | None = None,
         horizon: int | None = None,
     ) -> None:
         if render_mode is not None:
             raise ValueError("TutoringVectorEnv does not render; use TutoringEnv to render")
         if horizon is None:
-            horizon = max_episode_steps if max_episode_steps is not None else DEFAULT_HORIZON
+            horizon = max_episode_steps if max_episode_steps is not None else SESSION_STEPS
         super().__init__(
             TutoringKernel(population, horizon),
             num_envs,
@@ -248,3 +225,5 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
         if population is not None:
             self.kernel.population = population  # type: ignore[attr-defined]
         return super().reset(seed=seed, options=options)
+
+    expert_policy = TutoringEnv.expert_policy

@@ -39,11 +39,15 @@ MASTERED = 0.9
 """True mastery every topic must reach for the session to end in success."""
 REWARD_SCALE = 10.0
 """Reward = ``REWARD_SCALE`` times the step's increase of summed true mastery."""
+SESSION_STEPS = 80
+"""The registered session length (``max_episode_steps`` of ``Tutoring-v0``)."""
 
 # Columns of StudentState.mind, .traits and .session.
-E, C, F, B, G, EFF = range(6)
+ENGAGEMENT, CONFUSION, FRUSTRATION, BOREDOM, FATIGUE, EFFICIENCY = range(6)
+AFFECTS = 4
+"""The first ``AFFECTS`` columns of ``mind`` are the affect ``info["affect"]`` reports."""
 LEARN, GUESS, SLIP, FORGET, ANXIETY, PERSIST, CURIOSITY, FATIGUE_RATE, POP = range(9)
-T, TOPIC, HINT, ATTEMPTS, LAST, RUN, STREAK, ERROR, ACCURACY = range(9)
+STEP, TOPIC, HINT, ATTEMPTS, LAST, RUN, STREAK, ERROR, ACCURACY = range(9)
 
 # Per strategy (index = Strategy): the ZPD bell, items asked, and side effects.
 DEMAND = np.array([0.80, 0.45, 0.05, 0.90, 0.35, 0.60, 0.0, 0.0])

@@ -13,15 +13,19 @@ no memory, only the rules below applied to the observation (layout in
 5. Bored and past the novice zone: EXPLORATORY.
 6. Otherwise by the estimate of the current topic (the zone): novice -> DIRECT,
    developing -> SCAFFOLDED, proficient -> SOCRATIC.
+
+:func:`expert_actions` is the same tutor for a batch of observations that may have left
+the observation space (a learned model's predictions): what ``expert_policy()`` of the
+tutoring envs returns.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lucidgym.envs.tutoring.parameters import NUM_TOPICS, Strategy
+from lucidgym.envs.tutoring.parameters import NUM_TOPICS, SESSION_STEPS, Strategy
 
-START_STEPS = 2.5 / 80
+START_STEPS = 2.5 / SESSION_STEPS
 """Time elapsed below which the session is starting (its first three steps)."""
 FRUSTRATED = 0.2
 """Frustration detector level above which the tutor encourages."""
@@ -72,3 +76,8 @@ def expert_strategy(obs: np.ndarray) -> np.ndarray:
     out = np.select(conditions, [int(c) for c in choices], default=int(Strategy.SOCRATIC))
     out = out.astype(np.int64)
     return out[0] if single else out
+
+
+def expert_actions(obs: np.ndarray) -> np.ndarray:
+    """:func:`expert_strategy` of ``obs [B, 20]`` clipped to [0, 1]: ``[B]`` int64 strategies."""
+    return np.asarray(expert_strategy(np.clip(obs, 0.0, 1.0)))

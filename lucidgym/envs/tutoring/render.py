@@ -8,15 +8,17 @@ import numpy as np
 
 from lucidgym.envs.rendering import draw_bar, draw_text, fill_rect
 from lucidgym.envs.tutoring.parameters import (
-    EFF,
+    BOREDOM,
+    CONFUSION,
+    EFFICIENCY,
+    ENGAGEMENT,
+    FATIGUE,
+    FRUSTRATION,
     NUM_TOPICS,
+    POP,
     POPULATIONS,
+    STEP,
     TOPIC,
-    B,
-    C,
-    E,
-    F,
-    G,
     Strategy,
 )
 from lucidgym.envs.tutoring.student import StudentState, TutoringKernel
@@ -48,9 +50,9 @@ def ansi_line(
         f"{state.mastery[0, k]:.2f}/{state.estimate[0, k]:.2f}" for k in range(NUM_TOPICS)
     )
     return (
-        f"t={int(ses[0]):3d} topic={int(ses[TOPIC])} {last:<21} mastery(true/est)={mastery} "
-        f"eng={mind[E]:.2f} conf={mind[C]:.2f} frus={mind[F]:.2f} bore={mind[B]:.2f} "
-        f"return={total:.2f}"
+        f"t={int(ses[STEP]):3d} topic={int(ses[TOPIC])} {last:<21} mastery(true/est)={mastery} "
+        f"eng={mind[ENGAGEMENT]:.2f} conf={mind[CONFUSION]:.2f} frus={mind[FRUSTRATION]:.2f} "
+        f"bore={mind[BOREDOM]:.2f} return={total:.2f}"
     )
 
 
@@ -68,8 +70,8 @@ def dashboard(
     """
     frame = np.full((232, 336, 3), _BG, dtype=np.uint8)
     ses, mind = state.session[0], state.mind[0]
-    population = POPULATIONS[int(state.traits[0, -1])]
-    draw_text(frame, f"TUTORING t={int(ses[0])} {population}", 6, 4, _TEXT)
+    population = POPULATIONS[int(state.traits[0, POP])]
+    draw_text(frame, f"TUTORING t={int(ses[STEP])} {population}", 6, 4, _TEXT)
     draw_text(frame, "EST", 196, 24, (90, 170, 255))
     draw_text(frame, "TRUE", 250, 24, (240, 180, 60))
     topic = int(ses[TOPIC])
@@ -80,12 +82,12 @@ def dashboard(
         draw_bar(frame, 80, y, 240, 6, float(state.estimate[0, k]), (90, 170, 255))
         draw_bar(frame, 80, y + 7, 240, 6, float(state.mastery[0, k]), (240, 180, 60))
     gauges = (
-        ("ENGAGED", mind[E], (100, 210, 120)),
-        ("CONFUSED", mind[C], (200, 160, 255)),
-        ("FRUSTR", mind[F], (235, 80, 70)),
-        ("BORED", mind[B], (160, 160, 170)),
-        ("FATIGUE", mind[G], (200, 140, 80)),
-        ("EFFIC", (mind[EFF] - 1.0) / 0.6, (255, 130, 200)),
+        ("ENGAGED", mind[ENGAGEMENT], (100, 210, 120)),
+        ("CONFUSED", mind[CONFUSION], (200, 160, 255)),
+        ("FRUSTR", mind[FRUSTRATION], (235, 80, 70)),
+        ("BORED", mind[BOREDOM], (160, 160, 170)),
+        ("FATIGUE", mind[FATIGUE], (200, 140, 80)),
+        ("EFFIC", (mind[EFFICIENCY] - 1.0) / 0.6, (255, 130, 200)),
     )
     for i, (name, value, color) in enumerate(gauges):
         x, y = 6 + (i % 2) * 166, 118 + (i // 2) * 18

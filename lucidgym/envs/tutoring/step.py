@@ -15,18 +15,24 @@ from lucidgym.envs.jit import compiled, inlined
 from lucidgym.envs.tutoring.detectors import NOISY_SIGNALS, NUM_SIGNALS, detect_one
 from lucidgym.envs.tutoring.parameters import (
     ACCURACY,
+    AFFECTS,
     ANXIETY,
     ASSESSMENT_ACTION,
     ATTEMPTS,
+    BOREDOM,
+    CONFUSION,
     CURIOSITY,
     DEMAND,
     DIFFICULTY,
-    EFF,
     EFFICACY,
+    EFFICIENCY,
+    ENGAGEMENT,
     ERROR,
     EXPLORATORY_ACTION,
+    FATIGUE,
     FATIGUE_RATE,
     FORGET,
+    FRUSTRATION,
     GUESS,
     HINT,
     HINT_STEP,
@@ -51,17 +57,12 @@ from lucidgym.envs.tutoring.parameters import (
     REWARD_SCALE,
     RUN,
     SLIP,
+    STEP,
     STREAK,
     TOPIC,
     TRAIT_MEAN,
     TRAIT_SPREAD,
     WIDTH,
-    B,
-    C,
-    E,
-    F,
-    G,
-    T,
 )
 from lucidgym.envs.tutoring.tracing import track
 
@@ -74,8 +75,8 @@ TERMINATED, _QUIT, _MASTERED = range(3)
 _ITEMS, _CORRECT, _TOPIC, _POPULATION = range(4)
 _EFFECT, _ESTIMATE_ERROR, _EFFICIENCY, _TRUE_MASTERY = range(4)
 _AFFECT = _TRUE_MASTERY + NUM_TOPICS
-VALUES = _AFFECT + 4
-_SESSION_COLUMNS = np.array([T, HINT, ATTEMPTS, TOPIC])
+VALUES = _AFFECT + AFFECTS
+_SESSION_COLUMNS = np.array([STEP, HINT, ATTEMPTS, TOPIC])
 
 
 def step_info(
@@ -136,10 +137,10 @@ def fill_students(
             est[i, j] = PRIOR_ESTIMATE[j]
             var[i, j] = PRIOR_VARIANCE
         mind[i, :] = 0.0
-        mind[i, E] = engagement[r]
-        mind[i, F] = 0.15 * tr[i, ANXIETY]
-        mind[i, B] = boredom[r]
-        mind[i, EFF] = 1.0
+        mind[i, ENGAGEMENT] = engagement[r]
+        mind[i, FRUSTRATION] = 0.15 * tr[i, ANXIETY]
+        mind[i, BOREDOM] = boredom[r]
+        mind[i, EFFICIENCY] = 1.0
         ses[i, :] = 0.0
         ses[i, LAST] = -1.0
         ses[i, ACCURACY] = 0.5
@@ -182,12 +183,12 @@ def advance(
         k = int(ses[i, TOPIC])
         mk = m[i, k]
         eng, conf, frus, bore, fat, eff = (
-            mind[i, E],
-            mind[i, C],
-            mind[i, F],
-            mind[i, B],
-            mind[i, G],
-            mind[i, EFF],
+            mind[i, ENGAGEMENT],
+            mind[i, CONFUSION],
+            mind[i, FRUSTRATION],
+            mind[i, BOREDOM],
+            mind[i, FATIGUE],
+            mind[i, EFFICIENCY],
         )
         learn_rate, anx = tr[i, LEARN], tr[i, ANXIETY]
         demand, width, efficacy = DEMAND[a], WIDTH[a], EFFICACY[a]
@@ -253,12 +254,12 @@ def advance(
         # Quitting: frustration, boredom, fatigue and disengagement above persistence.
         risk = 0.8 * new_frus + 0.6 * new_bore + 0.2 * new_fat + 0.2 * (1.0 - new_eng)
         quit_ = u[i, _QUIT_DRAW] < 0.5 * _unit(risk - tr[i, PERSIST] - 0.1)
-        new_mind[i, E] = _unit(new_eng)
-        new_mind[i, C] = _unit(new_conf)
-        new_mind[i, F] = _unit(new_frus)
-        new_mind[i, B] = _unit(new_bore)
-        new_mind[i, G] = new_fat
-        new_mind[i, EFF] = eff + 0.5 * (1.5 - eff) if a == METACOGNITIVE_ACTION else eff
+        new_mind[i, ENGAGEMENT] = _unit(new_eng)
+        new_mind[i, CONFUSION] = _unit(new_conf)
+        new_mind[i, FRUSTRATION] = _unit(new_frus)
+        new_mind[i, BOREDOM] = _unit(new_bore)
+        new_mind[i, FATIGUE] = new_fat
+        new_mind[i, EFFICIENCY] = eff + 0.5 * (1.5 - eff) if a == METACOGNITIVE_ACTION else eff
 
         # Session bookkeeping; a passed quiz advances, a failed one may step back.
         new_k = k
@@ -273,7 +274,7 @@ def advance(
             new_k = k - 1
         moved = new_k != k
         solved = score >= 0.5
-        new_ses[i, T] = ses[i, T] + 1.0
+        new_ses[i, STEP] = ses[i, STEP] + 1.0
         new_ses[i, TOPIC] = new_k
         new_ses[i, HINT] = 0.0 if moved or (answered and solved) else hint
         new_ses[i, ATTEMPTS] = (
@@ -313,10 +314,11 @@ def advance(
         counts[i, _POPULATION] = int(tr[i, POP])
         values[i, _EFFECT] = learn_rate * effect
         values[i, _ESTIMATE_ERROR] = estimate_error / NUM_TOPICS
-        values[i, _EFFICIENCY] = new_mind[i, EFF]
+        values[i, _EFFICIENCY] = new_mind[i, EFFICIENCY]
         for j in range(NUM_TOPICS):
             values[i, _TRUE_MASTERY + j] = new_m[i, j]
-            values[i, _AFFECT + j] = new_mind[i, j]
+        for j in range(AFFECTS):
+            values[i, _AFFECT + j] = new_mind[i, ENGAGEMENT + j]
 
 
 @compiled
