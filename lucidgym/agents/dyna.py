@@ -26,10 +26,12 @@ from torch import Tensor, nn
 
 from lucidgym.agents.experience import EpisodeTracker, make_vector_env
 from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.protocol import SequenceBatch
 from lucidgym.world_models.registry import make_world_model
+from lucidgym.world_models.trainer import resolve_device, train_step
 
 
 @dataclass
@@ -113,11 +115,7 @@ def _select(mask: Tensor, a: Any, b: Any) -> Any:
 
 
 def _make_config(overrides: dict[str, Any]) -> DynaConfig:
-    names = {f.name for f in dataclasses.fields(DynaConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"dyna: unknown config keys {unknown}; valid keys: {sorted(names)}")
-    return DynaConfig(**overrides)
+    return build_config(DynaConfig, overrides, "dyna")
 
 
 @register_agent("dyna")
@@ -144,7 +142,7 @@ class DynaAgent:
         self.config = config
         self.observation_space, self.action_space = obs_space, act_space
         self.num_actions = int(act_space.n)
-        self.device = torch.device(config.device)
+        self.device = resolve_device(config.device)
         self.model: Any = make_world_model(
             config.model, obs_space, act_space, **config.model_config
         )
@@ -291,11 +289,7 @@ class DynaAgent:
         self.model.train()
         for _ in range(updates):
             batch = buffer.sample(cfg.batch_size, cfg.seq_len).to(self.device)
-            loss, terms = self.model.loss(batch)
-            self.model_opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-            self.model_opt.step()
+            terms = train_step(self.model, self.model_opt, batch, grad_clip=cfg.max_grad_norm)
             stats.update({k if k.startswith("loss/") else f"loss/{k}": float(v)
                           for k, v in terms.items()})  # fmt: skip
         self.model.eval()

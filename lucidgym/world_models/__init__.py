@@ -1,5 +1,6 @@
 """The world-model core: one protocol, several backends, batched torch tensors."""
 
+from lucidgym.world_models.backend import WorldModelBase
 from lucidgym.world_models.backends.ensemble import (
     EnsembleConfig,
     EnsembleState,
@@ -22,7 +23,6 @@ from lucidgym.world_models.evaluation import (
     collect_eval_data,
     evaluate_world_model,
 )
-from lucidgym.world_models.layers import WorldModelBase
 from lucidgym.world_models.model_env import ModelEnv, ModelVectorEnv
 from lucidgym.world_models.protocol import Prediction, Rollout, SequenceBatch, WorldModel
 from lucidgym.world_models.registry import (
@@ -32,6 +32,8 @@ from lucidgym.world_models.registry import (
     config_from_dict,
     config_to_dict,
     make_world_model,
+    stochastic_backends,
+    stochastic_dream_config,
 )
 from lucidgym.world_models.service import (
     AsyncWorldModel,
@@ -43,7 +45,13 @@ from lucidgym.world_models.service import (
     WorldModelConfig,
     WorldModelService,
 )
-from lucidgym.world_models.trainer import Trainer, TrainerConfig, TrainingHistory
+from lucidgym.world_models.trainer import (
+    Trainer,
+    TrainerConfig,
+    TrainingHistory,
+    resolve_device,
+    train_step,
+)
 
 __all__ = [
     "CONFIGS",
@@ -72,6 +80,8 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "make_world_model",
+    "stochastic_backends",
+    "stochastic_dream_config",
 ]
 __all__ += [
     "AsyncWorldModel",
@@ -96,5 +106,7 @@ __all__ += [
     "collect_to_buffer",
     "evaluate_world_model",
     "load_world_model",
+    "resolve_device",
     "save_world_model",
+    "train_step",
 ]

@@ -26,6 +26,7 @@ from lucidgym.files import (
     space_from_json,
     space_to_json,
 )
+from lucidgym.world_models.trainer import resolve_device
 
 METRICS_FILE = "metrics.json"
 FORMAT_VERSION = 1
@@ -79,14 +80,17 @@ def save_world_model(
 
 
 def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> torch.nn.Module:
-    """Rebuild a model saved by :func:`save_world_model`.
+    """Rebuild a model saved by :func:`save_world_model`, on ``device`` (``cpu``, ``cuda[:N]``).
 
     Raises:
         FileNotFoundError: the folder or one of its files is missing.
         ValueError: naming the file and the problem when the weights are truncated,
-            tampered with (hash mismatch) or do not fit the config (keys or shapes).
+            tampered with (hash mismatch) or do not fit the config (keys or shapes);
+            or a device this machine does not have.
     """
     from lucidgym.world_models.registry import make_world_model
+
+    target = resolve_device(device)
 
     tensors, config = load_tensors(directory, _WORLD_MODEL_KEYS)
     weights = Path(directory) / WEIGHTS_FILE
@@ -110,4 +114,4 @@ def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> 
             f"missing {missing[:5]}, unexpected {unexpected[:5]}, shape mismatches {wrong[:5]}"
         )
     model.load_state_dict(tensors)
-    return model.to(device)
+    return model.to(target)

@@ -56,9 +56,10 @@ def collect_episodes(
     """
     if episodes < 1:
         raise ValueError(f"collect_episodes: episodes must be positive, got {episodes}")
+    act = resolve_policy(policy, env.action_space, seed, "collect_episodes")
     if isinstance(env, VectorEnv):
-        return _collect_vector(env, episodes, policy, seed, on_episode)
-    return _collect_single(env, episodes, policy, seed, on_episode)
+        return _collect_vector(env, episodes, act, seed, on_episode)
+    return _collect_single(env, episodes, act, seed, on_episode)
 
 
 def resolve_policy(
@@ -121,11 +122,10 @@ def play_episode(
 def _collect_single(
     env: gym.Env[Any, Any],
     episodes: int,
-    policy: Policy | str,
+    act: Policy,
     seed: int | None,
     on_episode: Callable[[int], None] | None,
 ) -> list[Episode]:
-    act = resolve_policy(policy, env.action_space, seed, "collect_episodes")
     result: list[Episode] = []
     obs, _ = env.reset(seed=seed)
     while len(result) < episodes:
@@ -139,11 +139,10 @@ def _collect_single(
 def _collect_vector(
     env: VectorEnv,  # type: ignore[type-arg]
     episodes: int,
-    policy: Policy | str,
+    act: Policy,
     seed: int | None,
     on_episode: Callable[[int], None] | None,
 ) -> list[Episode]:
-    act = resolve_policy(policy, env.action_space, seed, "collect_episodes")
     mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"collect_episodes: unsupported autoreset mode {mode}")

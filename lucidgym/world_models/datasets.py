@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from lucidgym.progress import ProgressBar
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.collect import collect_episodes, make_collection_env
 
@@ -77,28 +78,29 @@ def record_dataset(
             raise ValueError(f"dataset {name!r} exists already; choose another name or overwrite")
         minari.delete_dataset(name)
     env = make_collection_env(env_id, num_envs=min(num_envs, episodes), seed=seed)
-    bar, task = _bar(progress, episodes, f"recording {env_id}")
-    try:
+    with ProgressBar(f"recording {env_id}", episodes, progress) as bar:
         eps = collect_episodes(
             env,
             episodes,
             policy,
             seed,
-            on_episode=(
-                (lambda k: bar.update(task, completed=k) if k % 256 == 0 else None)
-                if bar is not None
-                else None
-            ),
+            on_episode=lambda k: bar.update(k) if k % 256 == 0 else None,
         )
-        if bar is not None:
-            bar.update(task, completed=episodes)
-    finally:
-        if bar is not None:
-            bar.stop()
-    if progress:
         # Minari writes one HDF5 group per episode and reports no progress of its own:
         # for large datasets this takes far longer than the recording.
-        print(f"writing {episodes} episodes into Minari dataset {name} ...", flush=True)
+        bar.update(episodes, description=f"writing Minari dataset {name}")
+        algorithm = policy if isinstance(policy, str) else getattr(policy, "__name__", "policy")
+        _write_dataset(name, env_id, eps, algorithm, f"{episodes} episodes of {env_id}")
+    env.close()
+    return name
+
+
+def _write_dataset(
+    name: str, env_id: str, eps: list[Episode], algorithm: str, description: str
+) -> None:
+    """Store ``eps`` as the Minari dataset ``name``; nothing is left of it on failure."""
+    import minari
+
     single = gym.make(env_id)
     buffers = [_episode_buffer(i, ep, single.action_space) for i, ep in enumerate(eps)]
     try:
@@ -109,11 +111,9 @@ def record_dataset(
                 dataset_id=name,
                 buffer=buffers,
                 env=env_id,
-                algorithm_name=policy
-                if isinstance(policy, str)
-                else getattr(policy, "__name__", "policy"),
+                algorithm_name=algorithm,
                 author="lucidgym",
-                description=f"{episodes} episodes of {env_id}",
+                description=description,
             )
     except BaseException:
         # Leave no half-written dataset behind: Minari would list it and fail to load it.
@@ -122,8 +122,6 @@ def record_dataset(
         shutil.rmtree(get_dataset_path(name), ignore_errors=True)
         raise
     single.close()
-    env.close()
-    return name
 
 
 def _episode_buffer(index: int, ep: Episode, action_space: gym.spaces.Space[Any]) -> Any:
@@ -179,14 +177,3 @@ def load_dataset(name: str, seed: int | None = None) -> SequenceReplayBuffer:
     """A local Minari dataset as a replay buffer holding all of its episodes."""
     episodes, obs_space, act_space = load_episodes(name)
     return SequenceReplayBuffer.from_episodes(episodes, obs_space, act_space, seed=seed)
-
-
-def _bar(enabled: bool, total: int, description: str) -> tuple[Any, Any]:
-    if not enabled:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    bar = Progress(description, BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    task = bar.add_task(description, total=total)
-    bar.start()
-    return bar, task

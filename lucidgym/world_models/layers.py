@@ -1,16 +1,16 @@
-"""Shared pieces of the world-model backends.
+"""Layers the world-model backends build from.
 
 Network blocks (MLPs, a CNN encoder and decoder for image observations), action
-encoding (one-hot for ``Discrete``, raw floats for ``Box``), in-model normalization
-kept as registered buffers (saved with the ``state_dict``), input checks, and
-:class:`WorldModelBase`, which every backend extends: it owns the spaces, the checks
-on what users pass in, and the batched :meth:`~WorldModelBase.rollout` loop.
+encoding and checking (one-hot for ``Discrete``, raw floats for ``Box``), in-model
+normalization kept as registered buffers (saved with the ``state_dict``) and a masked
+mean for losses. The class every backend extends is in
+:mod:`lucidgym.world_models.backend`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.protocol import Prediction, Rollout, SequenceBatch
+from lucidgym.world_models.protocol import SequenceBatch
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, norm: bool = True) -> nn.Sequential:
@@ -216,235 +216,3 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``values`` over the entries where ``mask`` (same shape) is true."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
-
-
-class WorldModelBase(nn.Module):
-    """What every backend shares: spaces, checks, normalization and the rollout loop.
-
-    A backend implements ``initial_state``, ``_observe`` and ``_imagine`` (on checked,
-    encoded inputs) and ``loss``; the public methods check what users pass in once
-    and raise ``ValueError`` naming the problem.
-    """
-
-    name: ClassVar[str] = ""
-    """The registry name of the backend."""
-
-    def __init__(
-        self,
-        observation_space: gym.spaces.Space[Any],
-        action_space: gym.spaces.Space[Any],
-        config: Any,
-    ) -> None:
-        super().__init__()
-        if not isinstance(observation_space, gym.spaces.Box):
-            raise ValueError(f"world models need a Box observation space, got {observation_space}")
-        self.observation_space = observation_space
-        self.action_space = action_space
-        self.config = config
-        self.obs_shape: tuple[int, ...] = tuple(observation_space.shape)
-        self.obs_dim = math.prod(self.obs_shape)
-        self.image = is_image_space(observation_space)
-        self.actions = ActionEncoder(action_space)
-        self.norm = Normalizer(observation_space)
-
-    @property
-    def device(self) -> torch.device:
-        """The device of the model's tensors."""
-        return self.norm.obs_loc.device
-
-    # ----------------------------------------------------------------- checks
-    def check_obs(self, obs: Any, lead: tuple[int, ...] | None = None) -> Tensor:
-        """``obs [*lead, *O]`` as float32 on the model's device, or ``ValueError``."""
-        obs = torch.as_tensor(obs, device=self.device)
-        n = obs.dim() - len(self.obs_shape)
-        if n < 1 or tuple(obs.shape[n:]) != self.obs_shape or (lead and obs.shape[:n] != lead):
-            want = (lead or ("B",)) + self.obs_shape
-            raise ValueError(f"obs has shape {tuple(obs.shape)}, expected {want}")
-        obs = obs.float()
-        if bool(torch.isnan(obs).any()):
-            raise ValueError("obs contains NaN")
-        return obs
-
-    def check_batch(self, batch: SequenceBatch) -> SequenceBatch:
-        """``batch`` on the model's device with checked shapes and no NaN."""
-        obs = torch.as_tensor(batch.obs, device=self.device)
-        if obs.dim() != 2 + len(self.obs_shape) or tuple(obs.shape[2:]) != self.obs_shape:
-            raise ValueError(
-                f"batch.obs has shape {tuple(obs.shape)}, expected (B, T, *{self.obs_shape})"
-            )
-        lead = tuple(obs.shape[:2])
-        fields = [torch.as_tensor(f, device=self.device) for f in batch[2:]]
-        for name, field in zip(SequenceBatch._fields[2:], fields, strict=True):
-            if tuple(field.shape) != lead:
-                raise ValueError(f"batch.{name} has shape {tuple(field.shape)}, expected {lead}")
-        reward, terminal, is_first, valid = fields
-        action = torch.as_tensor(batch.action, device=self.device)
-        if self.actions.discrete:
-            # Rows without a transition may hold any filler action; they are masked.
-            action = (action.long() - self.actions.start).clamp(0, self.actions.n - 1)
-        # One synchronisation for every NaN check of the batch.
-        nan = torch.isnan(obs.float()).any() | torch.isnan(reward.float()).any()
-        if not self.actions.discrete:
-            nan = nan | torch.isnan(action.float()).any()
-        if bool(nan):
-            raise ValueError("batch contains NaN (obs, action or reward)")
-        return SequenceBatch(
-            obs.float(),
-            action if self.actions.discrete else action.float(),
-            reward.float(),
-            terminal.float(),
-            is_first.bool(),
-            valid.bool(),
-        )
-
-    # ------------------------------------------------------------- public API
-    def fit_normalization(self, batch: SequenceBatch) -> None:
-        """Set the observation, delta and reward statistics from data."""
-        self.norm.fit(self.check_batch(batch))
-
-    def observe(self, state: Any, action: Any, obs: Any) -> tuple[Any, Prediction]:
-        """Fold a real ``obs [B, *O]`` into ``state``; ``action`` ``None`` starts episodes.
-
-        Returns the new state and what the model predicted for ``obs`` before seeing it.
-        """
-        obs = self.check_obs(obs)
-        lead = (obs.shape[0],)
-        self._check_state(state, lead[0])
-        encoded = None
-        if action is not None:
-            encoded = self.actions.encode(self.actions.check(action, lead, self.device))
-        return self._observe(state, encoded, obs)
-
-    def imagine(self, state: Any, action: Any) -> tuple[Any, Prediction]:
-        """One dreamed step: ``action [B]`` or ``[B, A]`` -> (state, prediction)."""
-        batch = self._check_state(state, None)
-        encoded = self.actions.encode(self.actions.check(action, (batch,), self.device))
-        return self._imagine(state, encoded)
-
-    def rollout(self, state: Any, actions: Any) -> Rollout:
-        """Dream ``H`` steps from ``B`` states: ``actions [B, H]`` or ``[B, H, A]``."""
-        batch = self._check_state(state, None)
-        actions = torch.as_tensor(actions, device=self.device)
-        if actions.dim() < 2:
-            raise ValueError(f"actions has shape {tuple(actions.shape)}, expected (B, H, ...)")
-        horizon = actions.shape[1]
-        encoded = self.actions.encode(self.actions.check(actions, (batch, horizon), self.device))
-        preds = []
-        for h in range(horizon):
-            state, pred = self._imagine(state, encoded[:, h])
-            preds.append(pred)
-        unc = None if preds and preds[0].uncertainty is None else [p.uncertainty for p in preds]
-        empty = torch.zeros(batch, 0, device=self.device)
-        return Rollout(
-            obs=torch.stack([p.obs for p in preds], 1)
-            if preds
-            else torch.zeros(batch, 0, *self.obs_shape, device=self.device),
-            reward=torch.stack([p.reward for p in preds], 1) if preds else empty,
-            done=torch.stack([p.done for p in preds], 1) if preds else empty,
-            uncertainty=torch.stack(unc, 1) if unc else None,  # type: ignore[arg-type]
-            state=state,
-        )
-
-    # ---------------------------------------------------------------- helpers
-    def _check_state(self, state: Any, batch: int | None) -> int:
-        template = self.initial_state(1)
-        if not isinstance(state, type(template)):
-            kind = type(template).__name__
-            raise ValueError(f"state must be a {kind}, got {type(state).__name__}")
-        size = int(state[0].shape[0])
-        for name, field, like in zip(template._fields, state, template, strict=True):
-            if field.shape[1:] != like.shape[1:] or field.shape[0] != size:
-                want = (size, *like.shape[1:])
-                raise ValueError(f"state.{name} has shape {tuple(field.shape)}, expected {want}")
-        if batch is not None and size != batch:
-            raise ValueError(f"state has batch {size} but obs has batch {batch}")
-        return size
-
-    def initial_state(self, batch_size: int) -> Any:
-        """The state before any observation (a NamedTuple of ``[batch_size, ...]``)."""
-        raise NotImplementedError
-
-    def _observe(self, state: Any, action: Tensor | None, obs: Tensor) -> tuple[Any, Prediction]:
-        raise NotImplementedError
-
-    def _imagine(self, state: Any, action: Tensor) -> tuple[Any, Prediction]:
-        raise NotImplementedError
-
-    def prior_prediction(self, batch: int) -> Prediction:
-        """The guess for a first observation: the data mean, reward 0, done 0."""
-        obs = self.norm.obs_loc.expand(batch, *self.obs_shape)
-        zeros = torch.zeros(batch, device=self.device)
-        return Prediction(obs, zeros, zeros, None)
-
-    def decode(
-        self,
-        obs: Tensor,
-        delta: Tensor,
-        reward: Tensor,
-        done_logit: Tensor,
-        uncertainty: Tensor | None = None,
-    ) -> Prediction:
-        """A :class:`Prediction` from a head's normalized outputs (what :meth:`one_step_loss` fits).
-
-        Args:
-            obs: ``[N, *O]`` observations the prediction starts from (env scale).
-            delta: ``[N, D]`` normalized change to the next observation.
-            reward: ``[N]`` normalized reward.
-            done_logit: ``[N]`` termination logits.
-            uncertainty: ``[N]`` or ``None``, passed through.
-        """
-        next_obs = obs + delta.view(-1, *self.obs_shape) * self.norm.delta_scale
-        if self.image:
-            next_obs = next_obs.clamp(0.0, 255.0)
-        reward = reward * self.norm.reward_scale + self.norm.reward_loc
-        return Prediction(next_obs, reward, torch.sigmoid(done_logit), uncertainty)
-
-    def one_step_loss(
-        self, batch: SequenceBatch, delta: Tensor, reward: Tensor, done_logit: Tensor
-    ) -> tuple[Tensor, dict[str, float]]:
-        """Losses of a per-row head, weighted by the config's ``*_scale`` fields.
-
-        Args:
-            batch: the ``[B, T, ...]`` batch the head read.
-            delta: ``[B, T, D]`` predicted normalized change to the next observation.
-            reward: ``[B, T]`` predicted normalized reward.
-            done_logit: ``[B, T]`` termination logits.
-
-        Returns:
-            ``(total, {"loss/recon", "loss/reward", "loss/done", "loss/total"})``; rows
-            without a following transition (``valid`` false) are masked out.
-        """
-        b, t = batch.reward.shape
-        target = (batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale
-        err = (delta[:, :-1] - target.reshape(b, t - 1, -1)).pow(2).mean(-1)
-        reward_target = (batch.reward - self.norm.reward_loc) / self.norm.reward_scale
-        valid = batch.valid
-        terms = {
-            "loss/recon": masked_mean(err, valid[:, :-1]),
-            "loss/reward": masked_mean((reward - reward_target).pow(2), valid),
-            "loss/done": masked_mean(
-                F.binary_cross_entropy_with_logits(done_logit, batch.terminal, reduction="none"),
-                valid,
-            ),
-        }
-        cfg = self.config
-        scales = {
-            "loss/recon": cfg.recon_scale,
-            "loss/reward": cfg.reward_scale,
-            "loss/done": cfg.done_scale,
-        }
-        return self.combine(terms, scales)
-
-    @staticmethod
-    def combine(
-        terms: dict[str, Tensor], scales: dict[str, float]
-    ) -> tuple[Tensor, dict[str, float]]:
-        """Weighted sum of loss ``terms``, and every value (with ``loss/total``) as floats.
-
-        The floats cost one device synchronisation per call.
-        """
-        assert terms.keys() == scales.keys(), (sorted(terms), sorted(scales))
-        parts = [scales[k] * v for k, v in terms.items()]
-        total = torch.stack(parts).sum()
-        values = torch.stack([total.detach()] + [v.detach().float() for v in terms.values()])
-        return total, dict(zip(["loss/total", *terms], values.tolist(), strict=True))

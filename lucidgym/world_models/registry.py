@@ -7,6 +7,10 @@ checkpoint's ``config.json`` rebuilds the same model::
     model = make_world_model("rssm", obs_space, act_space, preset="kat2")
     data = {"name": model.name, "config": config_to_dict(model.config)}
     again = make_world_model(data["name"], obs_space, act_space, **data["config"])
+
+What a caller needs to know of a backend it reads here too, never from the backend's
+config fields: :func:`stochastic_dream_config` gives the values under which its
+dreams differ from one another.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from typing import Any
 
 import gymnasium as gym
 
+from lucidgym.configs import build_config
+from lucidgym.world_models.backend import WorldModelBase
 from lucidgym.world_models.backends.ensemble import EnsembleConfig, EnsembleWorldModel
 from lucidgym.world_models.backends.lstm import LSTMConfig, LSTMWorldModel
 from lucidgym.world_models.backends.mlp import MLPConfig, MLPWorldModel
 from lucidgym.world_models.backends.rssm import RSSM_PRESETS, RSSMConfig, RSSMWorldModel
 from lucidgym.world_models.backends.transformer import TransformerConfig, TransformerWorldModel
-from lucidgym.world_models.layers import WorldModelBase
 
 WORLD_MODELS: dict[str, type[WorldModelBase]] = {
     "mlp": MLPWorldModel,
@@ -67,13 +72,7 @@ def config_from_dict(name: str, data: dict[str, Any], preset: str | None = None)
             )
         values.update(presets[preset])
     values.update(data)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ValueError(
-            f"unknown config keys for world model {name!r}: {unknown}; valid keys: {sorted(fields)}"
-        )
-    return cls(**values)
+    return build_config(cls, values, f"world model {name!r}")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -105,3 +104,22 @@ def make_world_model(
     """
     cfg = config_from_dict(name, config, preset)
     return WORLD_MODELS[name](observation_space, action_space, cfg)
+
+
+def stochastic_dream_config(name: str) -> dict[str, Any] | None:
+    """The config values under which backend ``name`` dreams differently each time.
+
+    ``None`` for a backend whose dreams from one state are always alike (``mlp``,
+    ``lstm``, ``transformer``); see :attr:`WorldModelBase.STOCHASTIC_DREAMS`.
+
+    Raises:
+        ValueError: unknown backend.
+    """
+    _check_name(name)
+    values = WORLD_MODELS[name].STOCHASTIC_DREAMS
+    return None if values is None else dict(values)
+
+
+def stochastic_backends() -> list[str]:
+    """The names of the backends that can dream stochastically, in registry order."""
+    return [name for name, cls in WORLD_MODELS.items() if cls.STOCHASTIC_DREAMS is not None]

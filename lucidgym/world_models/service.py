@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from lucidgym.world_models.protocol import SequenceBatch
+from lucidgym.world_models.trainer import train_step
 
 
 class TransitionBackend(Enum):
@@ -183,15 +184,12 @@ _BACKEND_CONFIG = {
 
 
 def _make_backend(config: WorldModelConfig) -> torch.nn.Module:
-    from lucidgym.world_models.registry import CONFIGS, make_world_model
+    from lucidgym.world_models.registry import make_world_model
 
     name, width_field = _BACKEND_CONFIG[config.backend]
     obs_space = gym.spaces.Box(-np.inf, np.inf, (config.obs_dim,), np.float32)
-    kwargs: dict[str, Any] = {}
-    fields = set(CONFIGS[name].__dataclass_fields__) if name in CONFIGS else set()
-    if width_field in fields:
-        kwargs[width_field] = config.hidden_dim
-    if config.backend is TransitionBackend.ENSEMBLE and "num_members" in fields:
+    kwargs: dict[str, Any] = {width_field: config.hidden_dim}
+    if config.backend is TransitionBackend.ENSEMBLE:
         kwargs["num_members"] = config.ensemble_size
     torch.manual_seed(config.seed)
     return make_world_model(name, obs_space, gym.spaces.Discrete(config.action_dim), **kwargs)
@@ -282,13 +280,9 @@ class AsyncWorldModel:
             # Refit the input statistics while the buffer is young (at 32, 64, ... 4096
             # updates); before 32 transitions the space's defaults are steadier.
             model.fit_normalization(_as_batch(list(self._buffer)[-4096:]))
-        total, _ = model.loss(_as_batch(rows))
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        self.optimizer.step()
+        terms = train_step(model, self.optimizer, _as_batch(rows), grad_clip=10.0)
         model.eval()
-        return float(total.detach())
+        return terms["loss/total"]
 
     # -- the API -----------------------------------------------------------------------
 
@@ -381,19 +375,21 @@ class AsyncWorldModel:
 
 def _as_batch(rows: list[tuple[np.ndarray, int, np.ndarray, float, bool]]) -> SequenceBatch:
     """Transitions as ``B`` sequences of two rows (``obs``, then ``next_obs`` not valid)."""
-    n = len(rows)
+
+    def first_row(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
+        column = torch.tensor(values, dtype=dtype)
+        return torch.stack([column, torch.zeros_like(column)], 1)
+
     obs = torch.as_tensor(np.stack([np.stack([r[0], r[2]]) for r in rows]))
-    action = torch.zeros(n, 2, dtype=torch.int64)
-    action[:, 0] = torch.tensor([r[1] for r in rows])
-    reward = torch.zeros(n, 2)
-    reward[:, 0] = torch.tensor([r[3] for r in rows])
-    terminal = torch.zeros(n, 2)
-    terminal[:, 0] = torch.tensor([float(r[4]) for r in rows])
-    is_first = torch.zeros(n, 2, dtype=torch.bool)
-    is_first[:, 0] = True
-    valid = torch.zeros(n, 2, dtype=torch.bool)
-    valid[:, 0] = True
-    return SequenceBatch(obs, action, reward, terminal, is_first, valid)
+    starts = [True] * len(rows)
+    return SequenceBatch(
+        obs,
+        first_row([r[1] for r in rows], torch.int64),
+        first_row([r[3] for r in rows], torch.float32),
+        first_row([float(r[4]) for r in rows], torch.float32),
+        first_row(starts, torch.bool),
+        first_row(starts, torch.bool),
+    )
 
 
 def build_world_model(

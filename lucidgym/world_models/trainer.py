@@ -3,12 +3,17 @@
 The trainer holds out whole episodes for evaluation, keeps the weights with the best
 eval loss, stops early when the eval loss stops improving, logs every loss term to
 TensorBoard (``loss/<term>``, ``eval/loss``, ``charts/sps``) and shows a progress bar.
+:func:`train_step` is the one gradient step of a world model, for every learner that
+fits one (the trainer, online agents, the service); :func:`resolve_device` is the one
+check of a device name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lucidgym.progress import ProgressBar
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 from lucidgym.world_models.protocol import SequenceBatch
 
@@ -84,13 +90,65 @@ class TrainingHistory:
     """Wall-clock seconds of training."""
 
 
+_DEVICE = re.compile(r"cpu|cuda(?::(\d+))?")
+
+
 def resolve_device(device: str) -> torch.device:
-    """``device`` as a torch device; ``"cuda"`` without a GPU raises ``ValueError``."""
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    """``device`` (``"cpu"``, ``"cuda"`` or ``"cuda:N"``) as a torch device.
+
+    Raises:
+        ValueError: any other name, or a CUDA device this machine does not have.
+    """
+    match = _DEVICE.fullmatch(device)
+    if match is None:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if device == "cpu":
+        return torch.device(device)
+    if not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    count = torch.cuda.device_count()
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise ValueError(f"device {device!r} requested but this machine has {count} CUDA devices")
     return torch.device(device)
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: SequenceBatch,
+    *,
+    grad_clip: float | None = 10.0,
+) -> dict[str, float]:
+    """One gradient step on ``model.loss(batch)``.
+
+    Clears the gradients, back-propagates the total loss, clips the global gradient
+    norm and steps ``optimizer``. Whatever the backend does inside ``loss`` (an EMA
+    target's momentum step in training mode) happens first.
+
+    Args:
+        model: a backend (an ``nn.Module`` whose ``loss(batch)`` returns
+            ``(total, {"loss/<term>": float})``).
+        optimizer: the optimizer over ``model``'s parameters.
+        batch: ``[B, T, ...]`` sequences on the model's device.
+        grad_clip: the largest global gradient norm (``None``: no clipping).
+
+    Returns:
+        The loss terms as floats, ``loss/total`` first.
+
+    Raises:
+        FloatingPointError: the loss is not finite (the weights are left untouched).
+    """
+    loss: Any = model.loss  # a backend's method, which nn.Module's typing cannot see
+    total, terms = loss(batch)
+    value = float(total.detach())
+    if not math.isfinite(value):
+        raise FloatingPointError(f"world-model loss became {value}")
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    if grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return {"loss/total": value, **terms}
 
 
 class Trainer:
@@ -154,36 +212,27 @@ class Trainer:
             eval_batches = [
                 eval_buf.sample(c.batch_size, seq, eval_rng) for _ in range(c.eval_batches)
             ]
-        writer = _summary_writer(c.log_dir)
         best_state: dict[str, torch.Tensor] | None = None
         best = math.inf
         evals_without_improvement = 0
         sums: dict[str, float] = {}
         period_start, period_steps = time.perf_counter(), 0
         start = time.perf_counter()
-        progress, task = _progress_bar(c.progress, c.steps)
         self.model.train()
-        try:
+        bar = ProgressBar("training", c.steps, c.progress)
+        with _summary_writer(c.log_dir) as writer, bar:
             for step in range(1, c.steps + 1):
                 batch = train_buf.sample(c.batch_size, c.seq_len, rng).to(self.device)
-                total, terms = self.model.loss(batch)
-                if not torch.isfinite(total):
-                    raise FloatingPointError(
-                        f"world-model loss became {float(total)} at step {step}"
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                if c.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-                self.optimizer.step()
-                terms = {"loss/total": float(total.detach()), **terms}
+                try:
+                    terms = train_step(self.model, self.optimizer, batch, grad_clip=c.grad_clip)
+                except FloatingPointError as error:
+                    raise FloatingPointError(f"{error} at step {step}") from None
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                 period_steps += 1
                 history.steps_done = step
                 if step % c.eval_interval != 0 and step != c.steps:
-                    if progress is not None:
-                        progress.advance(task)
+                    bar.advance()
                     continue
                 means = {k: v / period_steps for k, v in sums.items()}
                 # Sequence rows trained on per second (the model's "steps" per second).
@@ -210,16 +259,10 @@ class Trainer:
                             best_state = copy.deepcopy(self.model.state_dict())
                     else:
                         evals_without_improvement += 1
-                if progress is not None:
-                    progress.update(task, advance=1, description=status)
+                bar.advance(description=status)
                 if c.patience is not None and evals_without_improvement >= c.patience:
                     history.stopped_early = True
                     break
-        finally:
-            if progress is not None:
-                progress.stop()
-            if writer is not None:
-                writer.close()
         if best_state is not None:
             self.model.load_state_dict(best_state)
         self.model.eval()
@@ -228,25 +271,9 @@ class Trainer:
 
 
 def _summary_writer(log_dir: str | None) -> Any:
+    """A TensorBoard writer for ``log_dir`` (closed on leaving), or ``None`` in its place."""
     if log_dir is None:
-        return None
+        return contextlib.nullcontext()
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(log_dir=log_dir)
-
-
-def _progress_bar(enabled: bool, total: int) -> tuple[Any, Any]:
-    if not enabled:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    )
-    task = progress.add_task("training", total=total)
-    progress.start()
-    return progress, task

@@ -13,125 +13,23 @@ import torch
 from lucidgym.batched import batch_take
 from lucidgym.world_models import (
     WORLD_MODELS,
-    SequenceBatch,
     WorldModel,
     config_from_dict,
     config_to_dict,
     make_world_model,
+    stochastic_backends,
+    stochastic_dream_config,
+)
+from tests.world_models.conftest import (
+    DISCRETE,
+    OBS_SPACE,
+    SMALL,
+    learning_check,
+    linear_system_data,
+    train,
 )
 
-OBS_SPACE = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
-DISCRETE = gym.spaces.Discrete(3)
 BOX = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-
-# Small sizes so that every learning test takes a few seconds on one core.
-SMALL: dict[str, dict[str, Any]] = {
-    "mlp": {"hidden_size": 64},
-    "lstm": {"hidden_size": 64},
-    "transformer": {"d_model": 32, "num_heads": 2, "window": 8},
-    "ensemble": {"num_members": 3, "hidden_size": 64},
-    "rssm": {
-        "deter_size": 64,
-        "stoch_size": 16,
-        "embed_size": 32,
-        "hidden_size": 64,
-        "encoder_hidden": 64,
-        "decoder_hidden": 64,
-    },
-}
-
-
-def linear_system_data(
-    n_seq: int, *, seed: int, ep_len: int = 12, eps_per_seq: int = 2, box: bool = False
-) -> SequenceBatch:
-    """Sequences of a damped rotating linear system driven by random actions.
-
-    ``x' = A x + B u``: two damped rotations (so "nothing changes" is a poor guess),
-    reward ``-x_0^2 + 0.5 [a = 1]``. Each sequence holds ``eps_per_seq`` episodes of
-    ``ep_len`` steps in the row convention (last obs of an episode: ``valid=False``).
-    """
-    rng = np.random.default_rng(seed)
-    th = 0.35
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    a_mat = np.zeros((4, 4))
-    a_mat[:2, :2], a_mat[2:, 2:] = 0.97 * rot, 0.9 * rot.T
-    b_mat = np.array([[0.5, -0.5, 0.0], [0.0, 0.3, -0.3], [0.2, 0.0, 0.4], [0.0, 0.3, 0.0]])
-    rows = ep_len + 1
-    t = rows * eps_per_seq
-    obs = np.zeros((n_seq, t, 4), np.float32)
-    act = np.zeros((n_seq, t, 2), np.float32) if box else np.zeros((n_seq, t), np.int64)
-    rew = np.zeros((n_seq, t), np.float32)
-    is_first = np.zeros((n_seq, t), bool)
-    valid = np.zeros((n_seq, t), bool)
-    for e in range(eps_per_seq):
-        x = rng.normal(0, 1, (n_seq, 4))
-        for k in range(rows):
-            i = e * rows + k
-            obs[:, i], is_first[:, i] = x, k == 0
-            if k == ep_len:
-                break
-            valid[:, i] = True
-            if box:
-                u = rng.uniform(-1, 1, (n_seq, 2))
-                act[:, i] = u
-                rew[:, i] = -(x[:, 0] ** 2) + 0.5 * u[:, 0]
-                x = x @ a_mat.T + u @ b_mat[:, :2].T
-            else:
-                a = rng.integers(0, 3, n_seq)
-                act[:, i] = a
-                rew[:, i] = -(x[:, 0] ** 2) + 0.5 * (a == 1)
-                x = x @ a_mat.T + b_mat[:, a].T
-    return SequenceBatch(
-        torch.tensor(obs),
-        torch.tensor(act),
-        torch.tensor(rew),
-        torch.zeros(n_seq, t),
-        torch.tensor(is_first),
-        torch.tensor(valid),
-    )
-
-
-def train(model: Any, data: SequenceBatch, steps: int, lr: float = 3e-3, batch: int = 16) -> None:
-    """A few Adam steps on minibatches of sequences."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        idx = torch.randint(0, data.obs.shape[0], (batch,), generator=gen)
-        loss, _ = model.loss(SequenceBatch(*(f[idx] for f in data)))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-
-def open_loop_error(model: Any, data: SequenceBatch, horizon: int) -> tuple[float, float]:
-    """Mean absolute error of the open-loop dream at ``horizon``, and of persistence."""
-    model.eval()
-    with torch.no_grad():
-        state, _ = model.observe(model.initial_state(data.obs.shape[0]), None, data.obs[:, 0])
-        dream = model.rollout(state, data.action[:, :horizon])
-        err = (dream.obs[:, horizon - 1] - data.obs[:, horizon]).abs().mean().item()
-        persistence = (data.obs[:, 0] - data.obs[:, horizon]).abs().mean().item()
-    return err, persistence
-
-
-def learning_check(name: str, steps: int, ratio: float) -> None:
-    """Loss falls by half and the dream beats persistence by ``ratio`` at horizon 8."""
-    torch.manual_seed(0)
-    data, held_out = linear_system_data(128, seed=0), linear_system_data(64, seed=1)
-    model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
-    model.fit_normalization(data)
-    model.eval()
-    with torch.no_grad():
-        before = model.loss(held_out)[1]
-    model.train()
-    train(model, data, steps)
-    model.eval()
-    with torch.no_grad():
-        after = model.loss(held_out)[1]
-    assert after["loss/recon"] < 0.5 * before["loss/recon"], (before, after)
-    assert after["loss/reward"] < 0.5 * before["loss/reward"], (before, after)
-    err, persistence = open_loop_error(model, held_out, 8)
-    assert err < ratio * persistence, (err, persistence)
 
 
 @pytest.mark.parametrize("name", ["mlp", "lstm", "transformer", "ensemble"])
@@ -142,7 +40,7 @@ def test_backend_learns_and_beats_persistence(name: str) -> None:
 def test_registry_errors_and_config_round_trip() -> None:
     with pytest.raises(ValueError, match="valid names.*'ensemble'.*'rssm'"):
         make_world_model("nope", OBS_SPACE, DISCRETE)
-    with pytest.raises(ValueError, match="'bogus'"):
+    with pytest.raises(ValueError, match=r"world model 'mlp': unknown config keys \['bogus'\]"):
         make_world_model("mlp", OBS_SPACE, DISCRETE, bogus=1)
     with pytest.raises(ValueError, match="preset"):
         make_world_model("rssm", OBS_SPACE, DISCRETE, preset="huge")
@@ -272,6 +170,32 @@ def test_ensemble_disagreement_grows_off_distribution_and_modes() -> None:
         model.config.imagine_mode = "random"
         one, two = model.rollout(far, actions).obs, model.rollout(far, actions).obs
         assert not torch.allclose(one, two)
+
+
+@pytest.mark.parametrize("name", list(WORLD_MODELS))
+def test_declared_stochastic_dreams_differ_and_the_rest_repeat(name: str) -> None:
+    stochastic = stochastic_dream_config(name)
+    assert (stochastic is not None) == (name in stochastic_backends())
+    data = linear_system_data(4, seed=0)
+    for config, differ in [({}, False), (stochastic or {}, stochastic is not None)]:
+        torch.manual_seed(0)
+        model = make_world_model(name, OBS_SPACE, DISCRETE, **{**SMALL[name], **config}).eval()
+        with torch.no_grad():
+            state, _ = model.observe(model.initial_state(4), None, data.obs[:, 0])
+            one, two = (model.rollout(state, data.action[:, :3]).obs for _ in range(2))
+        assert torch.equal(one, two) != differ, (name, config)
+
+
+def test_stochastic_dream_facts_come_from_the_backends() -> None:
+    assert stochastic_backends() == ["ensemble", "rssm"]
+    assert stochastic_dream_config("ensemble") == {"imagine_mode": "random", "sample": True}
+    assert stochastic_dream_config("rssm") == {"imagine_sample": True}
+    assert stochastic_dream_config("mlp") is None
+    # A copy: changing it leaves the backend's declaration as it was.
+    stochastic_dream_config("rssm")["imagine_sample"] = False  # type: ignore[index]
+    assert stochastic_dream_config("rssm") == {"imagine_sample": True}
+    with pytest.raises(ValueError, match="unknown world model 'nope'"):
+        stochastic_dream_config("nope")
 
 
 @pytest.mark.parametrize("name", ["mlp", "lstm", "transformer", "ensemble"])

@@ -11,7 +11,7 @@ import torch
 
 from lucidgym.world_models import RSSMWorldModel, make_world_model
 from lucidgym.world_models.layers import ConvDecoder, ConvEncoder
-from tests.world_models.test_backends import (
+from tests.world_models.conftest import (
     DISCRETE,
     OBS_SPACE,
     SMALL,

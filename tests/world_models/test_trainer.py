@@ -5,7 +5,8 @@ import torch
 import lucidgym  # noqa: F401
 from lucidgym.world_models.collect import collect_to_buffer, make_collection_env
 from lucidgym.world_models.registry import make_world_model
-from lucidgym.world_models.trainer import Trainer, TrainerConfig
+from lucidgym.world_models.trainer import Trainer, TrainerConfig, resolve_device, train_step
+from tests.world_models.conftest import DISCRETE, OBS_SPACE, linear_system_data
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +79,60 @@ def test_bad_config_is_refused(buffer):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Trainer(_model(buffer), TrainerConfig(device="cuda"))
+
+
+def _tiny_mlp() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return make_world_model("mlp", OBS_SPACE, DISCRETE, hidden_size=16, num_layers=1)
+
+
+@pytest.mark.parametrize("lr", [1e-2, 0.0])
+def test_train_step_lowers_the_loss_on_a_fixed_batch(lr):
+    model, batch = _tiny_mlp(), linear_system_data(8, seed=0)
+    model.fit_normalization(batch)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = [train_step(model, optimizer, batch) for _ in range(8)]
+    assert list(steps[0]) == ["loss/total", "loss/recon", "loss/reward", "loss/done"]
+    losses = [terms["loss/total"] for terms in steps]
+    if lr > 0:
+        assert losses[-1] < 0.9 * losses[0], losses
+    else:
+        assert len(set(losses)) == 1
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_train_step_clips_the_gradient_norm_and_refuses_a_non_finite_loss():
+    model, batch = _tiny_mlp(), linear_system_data(8, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train_step(model, optimizer, batch, grad_clip=1e-3)
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+    assert float(norm) <= 1e-3 * (1 + 1e-4)
+    before = [p.detach().clone() for p in model.parameters()]
+    bad = batch._replace(reward=torch.full_like(batch.reward, float("inf")))
+    with pytest.raises(FloatingPointError, match="loss became"):
+        train_step(model, optimizer, bad)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_trainer_names_the_step_of_a_non_finite_loss(buffer, monkeypatch):
+    model = _model(buffer)
+    monkeypatch.setattr(model, "loss", lambda batch: (torch.tensor(float("nan")), {}))
+    config = TrainerConfig(steps=3, progress=False, eval_fraction=0.0)
+    with pytest.raises(FloatingPointError, match="loss became nan at step 1"):
+        Trainer(model, config).fit(buffer)
+
+
+def test_resolve_device_checks_the_name_and_the_machine():
+    assert resolve_device("cpu") == torch.device("cpu")
+    for name in ("tpu", "CPU", "cuda:", "cuda:x", "cuda0", " cpu"):
+        with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+            resolve_device(name)
+    if torch.cuda.is_available():
+        assert resolve_device("cuda:0") == torch.device("cuda:0")
+        with pytest.raises(ValueError, match="CUDA devices"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        for name in ("cuda", "cuda:0"):
+            with pytest.raises(ValueError, match="CUDA is not available"):
+                resolve_device(name)

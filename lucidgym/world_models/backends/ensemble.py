@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.layers import WorldModelBase, masked_mean
+from lucidgym.world_models.backend import WorldModelBase
+from lucidgym.world_models.layers import masked_mean
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
@@ -85,6 +86,7 @@ class EnsembleWorldModel(WorldModelBase):
     """
 
     name = "ensemble"
+    STOCHASTIC_DREAMS = {"imagine_mode": "random", "sample": True}
 
     def __init__(
         self,
@@ -184,10 +186,4 @@ class EnsembleWorldModel(WorldModelBase):
             "loss/reward": masked_mean(nll[..., -1] * weight, batch.valid.expand(n, -1, -1)),
             "loss/done": masked_mean(bce * weight, batch.valid.expand(n, -1, -1)),
         }
-        cfg = self.config
-        scales = {
-            "loss/recon": cfg.recon_scale,
-            "loss/reward": cfg.reward_scale,
-            "loss/done": cfg.done_scale,
-        }
-        return self.combine(terms, scales)
+        return self.combine(terms, self.head_scales())

@@ -14,7 +14,8 @@ import gymnasium as gym
 import torch
 from torch import Tensor
 
-from lucidgym.world_models.layers import WorldModelBase, mlp
+from lucidgym.world_models.backend import WorldModelBase
+from lucidgym.world_models.layers import mlp
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.layers import ConvDecoder, ConvEncoder, WorldModelBase, mlp
+from lucidgym.world_models.backend import WorldModelBase
+from lucidgym.world_models.layers import ConvDecoder, ConvEncoder, mlp
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
@@ -138,6 +139,7 @@ class RSSMWorldModel(WorldModelBase):
     """
 
     name = "rssm"
+    STOCHASTIC_DREAMS = {"imagine_sample": True}
 
     def __init__(
         self,

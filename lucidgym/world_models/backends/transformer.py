@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.layers import WorldModelBase, mlp
+from lucidgym.world_models.backend import WorldModelBase
+from lucidgym.world_models.layers import mlp
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
