@@ -1,18 +1,28 @@
-"""Types shared by the sub-packages.
+"""The protocols and aliases the sub-packages share.
 
 The :class:`Dynamics` protocol is the seam between planners and models: a planner
 searches over ``Dynamics.step`` and never learns whether the states it moves are an
 environment's true hidden states (an "oracle") or a learned model's latent states.
+Dynamics that can also show what an agent would observe in a state
+(:class:`ObservableDynamics`) let a policy of observations act inside the search;
+dynamics that dream ``H`` steps in one call (:class:`RolloutDynamics`) save the loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 
 StateT = TypeVar("StateT")
+
+BatchedPolicy = Callable[[np.ndarray], np.ndarray]
+"""``obs [B, *O]`` -> actions ``[B]`` (or ``[B, A]``): a policy of observations over a batch.
+
+An env's expert rules (``env.unwrapped.expert_policy()``) and a planner's base policy
+have this type."""
 
 
 @runtime_checkable
@@ -41,4 +51,22 @@ class Dynamics(Protocol[StateT]):
 
     def take(self, states: StateT, index: np.ndarray) -> StateT:
         """Rows ``index`` (``[K]`` ints, repeats allowed) of a batch: ``B -> K``."""
+        ...
+
+
+@runtime_checkable
+class ObservableDynamics(Protocol):
+    """What :class:`Dynamics` add to show the observation an agent would see in each state."""
+
+    def observe(self, states: Any) -> np.ndarray:
+        """``states`` (batch of ``B``) -> ``[B, *O]`` observations."""
+        ...
+
+
+@runtime_checkable
+class RolloutDynamics(Protocol):
+    """What :class:`Dynamics` add to dream ``H`` steps of ``B`` action sequences in one call."""
+
+    def rollout(self, states: Any, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        """``actions [B, H]`` or ``[B, H, A]`` -> ``(rewards [B, H], dones [B, H], states)``."""
         ...

@@ -18,7 +18,8 @@ import time
 
 import lucidgym  # noqa: F401  (registers the envs)
 from lucidgym.benchmarks.results import summarize
-from lucidgym.benchmarks.runner import RunSpec, run_suite
+from lucidgym.benchmarks.runner import run_suite
+from lucidgym.benchmarks.specs import RunSpec
 from lucidgym.benchmarks.suites import LEARNED_TUTORING_MODEL, Suite
 
 POPULATIONS = ("average", "novice", "anxious")

@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 import lucidgym  # noqa: F401  (registers the envs)
-from lucidgym.benchmarks.runner import RunSpec, run_suite
+from lucidgym.benchmarks.runner import run_suite
+from lucidgym.benchmarks.specs import RunSpec
 from lucidgym.benchmarks.stats import bootstrap_ci
 from lucidgym.benchmarks.suites import Suite
 

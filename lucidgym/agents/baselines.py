@@ -1,33 +1,31 @@
 """The reference agents: ``random`` and the ``reactive`` baseline.
 
-``reactive`` maps the current observation to an action with no lookahead. On
-``Tutoring-v0`` it is the documented expert rule set a human tutor would write
-(:func:`lucidgym.envs.tutoring.policies.expert_strategy`); on any other env it is a
-model-free policy (SB3 PPO by default) trained on the same real-step budget that the
-model-based agents get.
+``reactive`` maps the current observation to an action with no lookahead. Where the
+env offers expert rules (``env.unwrapped.expert_policy()``, as Tutoring does: the rule
+set a human tutor would write) it is those rules; on any other env it is a model-free
+policy (SB3 PPO by default) trained on the same real-step budget that the model-based
+agents get.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.agents.planning.model_learning import expert_policy
-from lucidgym.agents.protocol import Transition, register_agent
-
-
-def _env_name(env: gym.Env[Any, Any]) -> str:
-    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-
-
-def _check_keys(name: str, config: dict[str, Any], valid: set[str]) -> None:
-    unknown = sorted(set(config) - valid)
-    if unknown:
-        raise ValueError(f"{name}: unknown config keys {unknown}; valid keys: {sorted(valid)}")
+from lucidgym.agents.protocol import (
+    Transition,
+    act_one,
+    env_name,
+    expert_policy,
+    register_agent,
+)
+from lucidgym.configs import check_keys
+from lucidgym.types import BatchedPolicy
 
 
 class RandomAgent:
@@ -57,9 +55,14 @@ class RandomAgent:
 
 
 class ExpertAgent:
-    """An env's documented rule set: observation in, action out, nothing remembered."""
+    """An env's documented rule set: observation in, action out, nothing remembered.
 
-    def __init__(self, env: gym.Env[Any, Any], policy: Any) -> None:
+    Args:
+        env: the environment.
+        policy: its rules as a batched policy (``env.unwrapped.expert_policy()``).
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], policy: BatchedPolicy) -> None:
         self.env = env
         self.policy = policy
 
@@ -68,7 +71,7 @@ class ExpertAgent:
 
     def act(self, obs: np.ndarray) -> Any:
         """Apply the rules to ``obs``."""
-        return self.policy(obs)
+        return act_one(self.policy, self.env.action_space, obs)
 
     def observe(self, transition: Transition) -> None:
         """The rules are fixed."""
@@ -82,17 +85,20 @@ class ModelFreeReactiveAgent:
     """
 
     def __init__(self, env: gym.Env[Any, Any], algo: str = "PPO", **config: Any) -> None:
-        try:
-            from lucidgym.agents.sb3.agent import make_sb3_agent
-        except ModuleNotFoundError as err:
-            if err.name != "lucidgym.agents.sb3.agent":
-                raise
+        if importlib.util.find_spec("stable_baselines3") is None:
             raise ValueError(
-                f"reactive: {_env_name(env)} has no expert rules and the model-free "
-                "baseline needs the sb3 agent module, which is not installed"
-            ) from err
+                f"reactive: {env_name(env)} has no expert rules, and the model-free "
+                'baseline there is an SB3 learner: pip install "lucidgym[sb3]"'
+            )
+        from lucidgym.agents.sb3.agent import make_sb3_agent
+
         self.algo = algo
         self.inner = make_sb3_agent(algo, env, **config)
+
+    @property
+    def trained_env_steps(self) -> int:
+        """Real env steps of the last ``learn`` (whole SB3 rollouts: may exceed the budget)."""
+        return int(self.inner.trained_env_steps)
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start an episode."""
@@ -121,7 +127,7 @@ class ModelFreeReactiveAgent:
 @register_agent("random")
 def make_random(env: gym.Env[Any, Any], **config: Any) -> RandomAgent:
     """Uniform random actions (``seed=0``)."""
-    _check_keys("random", config, {"seed"})
+    check_keys("random", config, {"seed"})
     return RandomAgent(env, **config)
 
 
@@ -134,11 +140,11 @@ def make_reactive(env: gym.Env[Any, Any], **config: Any) -> Any:
     """
     rules = expert_policy(env)
     if rules is not None:
-        _check_keys("reactive", config, {"seed"})
+        check_keys("reactive", config, {"seed"})
         return ExpertAgent(env, rules)
     if not isinstance(env.observation_space, gym.spaces.Box):
         raise ValueError(
-            f"reactive: {_env_name(env)} has observation space {env.observation_space}; "
+            f"reactive: {env_name(env)} has observation space {env.observation_space}; "
             "the model-free baseline needs a Box"
         )
     return ModelFreeReactiveAgent(env, **config)

@@ -62,16 +62,72 @@ def reward_components(info: dict[str, Any], num_envs: int) -> dict[str, np.ndarr
     return out
 
 
+class SuccessCount:
+    """Success of ``N`` episodes in progress, counted one way everywhere.
+
+    Where the env reports ``info["graded"]``, an episode's rate is the fraction of its
+    graded steps that succeeded; otherwise the episode counts once, as a success if any
+    of its steps reported ``info["success"]``. Finished episodes also add to pooled
+    totals, the rate a benchmark records (:attr:`rate`).
+    """
+
+    def __init__(self, num_envs: int = 1) -> None:
+        self.reported = False
+        """Some step reported ``success`` (else every rate is undefined)."""
+        self.graded_total = 0.0
+        self.success_total = 0.0
+        self._graded = np.zeros(num_envs)
+        self._success = np.zeros(num_envs)
+        self._any = np.zeros(num_envs, dtype=bool)
+        self._grades = np.zeros(num_envs, dtype=bool)
+
+    def step(self, live: np.ndarray, success: np.ndarray | None, graded: np.ndarray | None) -> None:
+        """Count one step of the ``live`` copies (``success``/``graded``: ``[N]`` or ``None``)."""
+        if success is None:
+            return
+        self.reported = True
+        hit = live & (np.asarray(success) > 0)
+        if graded is None:
+            self._grades[live] = False
+            self._any |= hit
+        else:
+            counted = live & (np.asarray(graded) > 0)
+            self._grades[live] = True
+            self._graded += counted
+            self._success += counted & hit
+
+    def finish(self, i: int) -> float:
+        """End episode ``i``: its rate (NaN where nothing was graded), added to the totals."""
+        if self.reported and not self._grades[i]:
+            self._graded[i] += 1
+            self._success[i] += float(self._any[i])
+        graded, success = self._graded[i], self._success[i]
+        self.graded_total += graded
+        self.success_total += success
+        self._graded[i] = self._success[i] = 0.0
+        self._any[i] = self._grades[i] = False
+        return float(success / graded) if graded > 0 else float("nan")
+
+    @property
+    def rate(self) -> float | None:
+        """Successes over the graded episodes or steps of every finished episode.
+
+        ``None`` where the env never reported ``success``.
+        """
+        if not self.reported:
+            return None
+        return self.success_total / self.graded_total if self.graded_total else 0.0
+
+
 class EpisodeTracker:
-    """Per-env returns and success counts; finished episodes become curve points."""
+    """Per-env returns and successes; finished episodes become curve points."""
 
     def __init__(self, num_envs: int) -> None:
         self.num_envs = num_envs
         self.live = np.ones(num_envs, dtype=bool)
         """``[N]``: the transition just stepped is real (not an autoreset step)."""
         self._return = np.zeros(num_envs)
-        self._graded = np.zeros(num_envs)
-        self._success = np.zeros(num_envs)
+        self.success = SuccessCount(num_envs)
         self.curves: dict[str, list[float]] = {
             "env_steps": [],
             "episode_return": [],
@@ -92,16 +148,12 @@ class EpisodeTracker:
         success = info_array(info, "success", self.num_envs)
         graded = info_array(info, "graded", self.num_envs)
         self._return += np.where(live, reward, 0.0)
-        if success is not None:
-            counted = live if graded is None else live & (graded > 0)
-            self._graded += counted
-            self._success += np.where(counted, success, 0.0)
+        self.success.step(live, success, graded)
         done = live & (np.asarray(terminated) | np.asarray(truncated))
         for i in np.flatnonzero(done):
             self.curves["env_steps"].append(float(self.env_steps))
             self.curves["episode_return"].append(float(self._return[i]))
-            rate = self._success[i] / self._graded[i] if self._graded[i] > 0 else float("nan")
-            self.curves["success_rate"].append(float(rate))
-            self._return[i] = self._graded[i] = self._success[i] = 0.0
+            self.curves["success_rate"].append(self.success.finish(int(i)))
+            self._return[i] = 0.0
         self.live = ~done
         return live

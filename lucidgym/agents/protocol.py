@@ -15,6 +15,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from lucidgym.types import BatchedPolicy
+
 
 class Transition(NamedTuple):
     """One real step, as the agent saw it."""
@@ -49,16 +51,20 @@ class Agent(Protocol):
 class Learner(Agent, Protocol):
     """An agent that trains on real experience before (and while) it is evaluated."""
 
+    trained_env_steps: int
+    """Real env steps the last :meth:`learn` took (0 before any): what benchmarks record.
+
+    A learner whose steps come in blocks (whole rollouts, steps of several env copies)
+    may take more than the ``total_steps`` it was given; this is the true count."""
+
     def learn(
         self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
     ) -> dict[str, list[float]]:
         """Train for ``total_steps`` real env steps; returns curves by metric name.
 
         Curves include ``"env_steps"`` and ``"episode_return"`` (one entry per finished
-        training episode) so that sample-efficiency curves can be drawn. A learner whose
-        steps come in blocks (whole rollouts, steps of several env copies) may pass
-        ``total_steps``; it then sets ``trained_env_steps`` to the real count, which
-        benchmarks record.
+        training episode) so that sample-efficiency curves can be drawn. Sets
+        :attr:`trained_env_steps` to the real steps taken.
         """
         ...
 
@@ -81,3 +87,30 @@ def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
         return factory
 
     return decorator
+
+
+def env_name(env: gym.Env[Any, Any]) -> str:
+    """The env's id where it was made by ``gym.make``, else its class name (for messages)."""
+    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+
+
+def expert_policy(env: gym.Env[Any, Any]) -> BatchedPolicy | None:
+    """The env's expert rules, from its ``expert_policy()`` hook, or ``None`` where it has none.
+
+    The hook is found on ``env.unwrapped``, so wrappers and envs built without
+    ``gym.make`` alike offer it; agents never look at the env's id.
+    """
+    hook = getattr(env.unwrapped, "expert_policy", None)
+    return hook() if callable(hook) else None
+
+
+def to_env_action(space: gym.spaces.Space[Any], action: Any) -> Any:
+    """An action as ``space`` takes it: a Python ``int`` (``Discrete``) or a float32 array."""
+    if isinstance(space, gym.spaces.Discrete):
+        return int(np.asarray(action))
+    return np.asarray(action, dtype=np.float32).reshape(space.shape)
+
+
+def act_one(policy: BatchedPolicy, space: gym.spaces.Space[Any], obs: np.ndarray) -> Any:
+    """The action of a batched policy for one observation, as ``space`` takes it."""
+    return to_env_action(space, np.asarray(policy(np.asarray(obs)[None]))[0])

@@ -1,60 +1,41 @@
 """``make_agent(name, env, **config)``: every agent by name.
 
-Agent modules register themselves with :func:`~lucidgym.agents.protocol.register_agent`
-when imported; :func:`make_agent` imports them all first. ``sb3:<ALGO>`` names (for
-example ``sb3:PPO``) go to the Stable-Baselines3 agent.
+The agent modules register themselves with :func:`~lucidgym.agents.protocol.register_agent`
+when imported, and this module imports them all. ``sb3:<ALGO>`` names (for example
+``sb3:PPO``) go to the Stable-Baselines3 agent, which needs the ``sb3`` extra and is
+imported only when such an agent is built.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 from typing import Any
 
 import gymnasium as gym
 
+# Imported for their registrations (every agent of AGENTS comes from one of these).
+import lucidgym.agents.baby
+import lucidgym.agents.baselines
+import lucidgym.agents.dyna
+import lucidgym.agents.planning.agents  # noqa: F401
 from lucidgym.agents.protocol import AGENTS, Agent
 
-AGENT_MODULES = (
-    "lucidgym.agents.baselines",
-    "lucidgym.agents.planning.agents",
-    "lucidgym.agents.baby",
-    "lucidgym.agents.dyna",
-    "lucidgym.agents.sb3.agent",
-)
-"""Modules whose import registers agents; one that is not installed is skipped."""
-
-SB3_MODULE = "lucidgym.agents.sb3.agent"
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
 """The SB3 algorithms ``sb3:<ALGO>`` accepts."""
 
-
-def _load_agent_modules() -> None:
-    for module in AGENT_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            # Only the agent module itself may be missing; a missing dependency inside
-            # an existing module is a real error and is raised.
-            if err.name != module:
-                raise
+SB3_HINT = 'pip install "lucidgym[sb3]"'
+"""What to run where an agent needs Stable-Baselines3."""
 
 
-def _sb3_available() -> bool:
-    _load_agent_modules()
-    try:
-        importlib.import_module(SB3_MODULE)
-    except ModuleNotFoundError as err:
-        if err.name != SB3_MODULE:
-            raise
-        return False
-    return True
+def sb3_available() -> bool:
+    """Whether Stable-Baselines3 is installed (without importing it)."""
+    return importlib.util.find_spec("stable_baselines3") is not None
 
 
 def agent_names() -> list[str]:
-    """Every agent name ``make_agent`` accepts (``sb3:<ALGO>`` ones included when available)."""
-    _load_agent_modules()
+    """Every agent name ``make_agent`` accepts (``sb3:<ALGO>`` ones where SB3 is installed)."""
     names = sorted(AGENTS)
-    if _sb3_available():
+    if sb3_available():
         names += [f"sb3:{algo}" for algo in SB3_ALGOS]
     return names
 
@@ -68,21 +49,21 @@ def make_agent(name: str, env: gym.Env[Any, Any], **config: Any) -> Agent:
         **config: the agent's options (its config dataclass fields).
 
     Raises:
-        ValueError: an unknown name (listing the valid ones), unknown options, or an
-            env whose spaces the agent cannot handle.
+        ValueError: an unknown name (listing the valid ones), unknown options, an env
+            whose spaces the agent cannot handle, or an ``sb3:`` agent without SB3
+            installed (naming the extra to install).
     """
     if not isinstance(name, str):
         raise ValueError(f"agent name must be a string, got {type(name).__name__}")
-    _load_agent_modules()
     if name.startswith("sb3:"):
-        algo = name[4:]
-        if not _sb3_available():
-            raise ValueError(f"agent {name!r}: the sb3 agent module is not available")
-        module = importlib.import_module(SB3_MODULE)
-        if algo.upper() not in SB3_ALGOS:
+        algo = name[4:].upper()
+        if algo not in SB3_ALGOS:
             raise ValueError(f"agent {name!r}: unknown SB3 algorithm; valid: {list(SB3_ALGOS)}")
-        agent: Agent = module.make_sb3_agent(algo.upper(), env, **config)
-        return agent
+        if not sb3_available():
+            raise ValueError(f"agent {name!r} needs Stable-Baselines3: {SB3_HINT}")
+        from lucidgym.agents.sb3.agent import make_sb3_agent
+
+        return make_sb3_agent(algo, env, **config)
     if name not in AGENTS:
         raise ValueError(f"unknown agent {name!r}; valid names: {agent_names()}")
     return AGENTS[name](env, **config)

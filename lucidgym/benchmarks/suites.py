@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lucidgym.benchmarks.runner import PLANNERS, RunSpec, WorldModelSpec
+from lucidgym.agents.planners import PLANNERS
+from lucidgym.benchmarks.specs import RunSpec, WorldModelSpec
 from lucidgym.benchmarks.throughput import ThroughputSpec
 
 SUITES = ("quick", "full", "throughput", "tiny")

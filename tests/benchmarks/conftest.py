@@ -45,6 +45,8 @@ class RandomAgent(EchoAgent):
 class CountingLearner(RandomAgent):
     """A learner that only counts: it plays ``total_steps`` random steps and saves the count."""
 
+    trained_env_steps = 0
+
     def learn(
         self, env: Any, total_steps: int, *, seed: int | None = None
     ) -> dict[str, list[float]]:
@@ -60,7 +62,7 @@ class CountingLearner(RandomAgent):
                 curves["episode_return"].append(total)
                 obs, _ = env.reset()
                 total = 0.0
-        self.steps = total_steps
+        self.steps = self.trained_env_steps = total_steps
         return curves
 
     def save(self, path: Any) -> None:

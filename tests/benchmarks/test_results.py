@@ -11,7 +11,8 @@ from lucidgym.benchmarks.results import (
     machine_info,
     summarize,
 )
-from lucidgym.benchmarks.runner import RunSpec, run_suite
+from lucidgym.benchmarks.runner import run_suite
+from lucidgym.benchmarks.specs import RunSpec
 from lucidgym.benchmarks.suites import Suite
 
 from .conftest import make_toy_agent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lucidgym.benchmarks.runner import PLANNERS
+from lucidgym.agents.planners import PLANNERS
 from lucidgym.benchmarks.suites import (
     BACKENDS,
     FULL_LONG_SEEDS,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lucidgym.agents.planners.common import ActionSet, ValueFn
+from lucidgym.agents.planners.common import ActionSet, PlannerBase, ValueFn
 from lucidgym.types import Dynamics
 
 
@@ -29,7 +29,7 @@ class BeamConfig:
     """Seed of the ``Box`` candidates."""
 
 
-class BeamPlanner:
+class BeamPlanner(PlannerBase):
     """Expand every kept sequence by every action, keep the ``width`` best, repeat.
 
     Each depth is one batched ``step`` call over ``width x N x samples`` states. With
@@ -47,9 +47,6 @@ class BeamPlanner:
         self.last_plan: np.ndarray | None = None
         """Candidate indices of the best sequence found at the last decision: ``[depth]``."""
         self._actions: ActionSet | None = None
-
-    def reset(self) -> None:
-        """Nothing is carried between decisions."""
 
     def plan(self, dynamics: Dynamics[Any], root: Any) -> Any:
         """The first action of the best sequence from ``root`` (a batch of one state)."""

@@ -8,13 +8,13 @@ for tree search) are plain callables over a batch of the dynamics' states.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.types import Dynamics
+from lucidgym.types import BatchedPolicy, Dynamics, ObservableDynamics, RolloutDynamics
 
 ValueFn = Callable[[Any], np.ndarray]
 """``states`` (batch of ``B``) -> ``[B]`` float: the value of continuing from each state."""
@@ -22,25 +22,29 @@ ValueFn = Callable[[Any], np.ndarray]
 PriorFn = Callable[[Any], np.ndarray]
 """``states`` (batch of ``B``) -> ``[B, N]`` action probabilities over an :class:`ActionSet`."""
 
-BasePolicy = Callable[[np.ndarray], np.ndarray]
-"""``obs [B, *O]`` -> ``[B]`` (or ``[B, A]``) actions: the policy a planner's rollouts follow.
-
-A planner given one asks the dynamics for observations (``dynamics.observe(states)``,
-which both an env's oracle and :class:`~lucidgym.agents.planning.dynamics.WorldModelDynamics`
-offer) and lets the policy act on them inside the dream.
-"""
-
 StatePolicy = Callable[[Any], np.ndarray]
 """``states`` (batch of ``B``) -> ``[B]`` (or ``[B, A]``) actions."""
 
 
-@runtime_checkable
-class RolloutDynamics(Protocol):
-    """A :class:`~lucidgym.types.Dynamics` that can also dream ``H`` steps in one call."""
+class PlannerBase:
+    """Defaults of the :class:`~lucidgym.agents.planners.Planner` protocol.
 
-    def rollout(self, states: Any, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
-        """``actions [B, H]`` or ``[B, H, A]`` -> ``(rewards [B, H], dones [B, H], states)``."""
-        ...
+    A planner that keeps nothing between decisions and never reads surprise inherits
+    these; one that does overrides them.
+    """
+
+    config: Any
+
+    @property
+    def watches_surprise(self) -> bool:
+        """Whether the planner reads :meth:`record_surprise` (agents skip the work if not)."""
+        return False
+
+    def reset(self) -> None:
+        """Nothing is carried between decisions."""
+
+    def record_surprise(self, surprise: float) -> None:
+        """How far the last real step was from what the model expected (unused here)."""
 
 
 class ActionSet:
@@ -83,7 +87,7 @@ class ActionSet:
 
 def rollout_policy(
     dynamics: Dynamics[Any],
-    base_policy: BasePolicy | None,
+    base_policy: BatchedPolicy | None,
     candidates: ActionSet,
     rng: np.random.Generator,
 ) -> StatePolicy:
@@ -96,12 +100,11 @@ def rollout_policy(
         return lambda states: candidates.actions(
             rng.integers(0, candidates.n, size=_batch_size(states))
         )
-    observe = getattr(dynamics, "observe", None)
-    if observe is None:
+    if not isinstance(dynamics, ObservableDynamics):
         raise ValueError(
             f"{type(dynamics).__name__} has no observe(states): a base policy cannot act in it"
         )
-    return lambda states: np.asarray(base_policy(observe(states)))
+    return lambda states: np.asarray(base_policy(dynamics.observe(states)))
 
 
 def _batch_size(states: Any) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lucidgym.agents.planners.common import ActionSet, ValueFn, imagine_returns
+from lucidgym.agents.planners.common import ActionSet, PlannerBase, ValueFn, imagine_returns
 from lucidgym.types import Dynamics
 
 
@@ -25,7 +25,7 @@ class GreedyConfig:
     """Seed of the ``Box`` candidates."""
 
 
-class GreedyPlanner:
+class GreedyPlanner(PlannerBase):
     """Pick ``argmax_a r(s, a) [+ gamma V(s')]``, averaged over ``samples`` draws.
 
     Ties go to the lowest action index, so the choice is repeatable.
@@ -37,9 +37,6 @@ class GreedyPlanner:
             raise ValueError(f"GreedyConfig.samples must be positive, got {self.config.samples}")
         self.value_fn = value_fn
         self._actions: ActionSet | None = None
-
-    def reset(self) -> None:
-        """Nothing is carried between decisions."""
 
     def plan(self, dynamics: Dynamics[Any], root: Any) -> Any:
         """The best one-step action from ``root`` (a batch of one state)."""

@@ -22,6 +22,7 @@ Q-values are normalised by the range seen in the tree (as in MuZero), so
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +31,13 @@ import numpy as np
 
 from lucidgym.agents.planners.common import (
     ActionSet,
-    BasePolicy,
+    PlannerBase,
     PriorFn,
     ValueFn,
     concat_states,
     rollout_policy,
 )
-from lucidgym.types import Dynamics
+from lucidgym.types import BatchedPolicy, Dynamics
 
 
 @dataclass
@@ -100,7 +101,7 @@ class _Node:
         self.visits = 0
 
 
-class MCTSPlanner:
+class MCTSPlanner(PlannerBase):
     """PUCT search with an optional policy prior and value function."""
 
     def __init__(
@@ -108,7 +109,7 @@ class MCTSPlanner:
         config: MCTSConfig | None = None,
         value_fn: ValueFn | None = None,
         prior_fn: PriorFn | None = None,
-        base_policy: BasePolicy | None = None,
+        base_policy: BatchedPolicy | None = None,
     ) -> None:
         self.config = config = config or MCTSConfig()
         for name in ("num_simulations", "leaf_batch", "max_depth"):
@@ -133,9 +134,6 @@ class MCTSPlanner:
         self._actions: ActionSet | None = None
         self._q_min = math.inf
         self._q_max = -math.inf
-
-    def reset(self) -> None:
-        """Nothing is carried between decisions (each builds a fresh tree)."""
 
     def plan(self, dynamics: Dynamics[Any], root_state: Any) -> Any:
         """Search from ``root_state`` (a batch of one) and return the most visited action."""
@@ -344,3 +342,14 @@ class MCTSPlanner:
         if p.shape != (k, n):
             raise ValueError(f"prior_fn returned shape {p.shape}, expected {(k, n)}")
         return p / p.sum(axis=1, keepdims=True).clip(min=1e-12)
+
+
+EXPERT_MCTS_DEFAULTS: dict[str, Any] = {"prior_weight": 0.5, "rollout_depth": 12}
+"""``mcts``'s defaults where the env has expert rules: priors lean on the rules' action
+and new leaves are valued by a 12-step rollout of the rules, so the search looks past
+the delayed effects a short uniform tree cannot see."""
+
+
+def expert_defaults(given: Mapping[str, Any], learned: bool) -> dict[str, Any]:
+    """``mcts``'s defaults over expert rules (the same for the oracle and learned models)."""
+    return dict(EXPERT_MCTS_DEFAULTS)

@@ -24,6 +24,7 @@ re-plans otherwise (without one it re-plans every step, model-predictive control
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +33,12 @@ import numpy as np
 
 from lucidgym.agents.planners.common import (
     ActionSet,
-    BasePolicy,
+    PlannerBase,
     ValueFn,
     imagine_returns,
     rollout_policy,
 )
-from lucidgym.types import Dynamics
+from lucidgym.types import BatchedPolicy, Dynamics
 
 
 @dataclass
@@ -69,14 +70,14 @@ class ShootingConfig:
     """Seed of the candidate draws."""
 
 
-class ShootingPlanner:
+class ShootingPlanner(PlannerBase):
     """Random-shooting and CEM planning over a :class:`~lucidgym.types.Dynamics`."""
 
     def __init__(
         self,
         config: ShootingConfig | None = None,
         value_fn: ValueFn | None = None,
-        base_policy: BasePolicy | None = None,
+        base_policy: BatchedPolicy | None = None,
     ) -> None:
         self.config = config = config or ShootingConfig()
         if config.mode not in ("random", "cem", "policy"):
@@ -108,6 +109,11 @@ class ShootingPlanner:
     def reset(self) -> None:
         """Forget the current plan (a new episode starts)."""
         self._remaining = None
+
+    @property
+    def watches_surprise(self) -> bool:
+        """With a ``replan_threshold``, surprise decides whether to follow the plan."""
+        return self.config.replan_threshold is not None
 
     def record_surprise(self, surprise: float) -> None:
         """Report how far the last real step was from what the model expected."""
@@ -252,3 +258,34 @@ class ShootingPlanner:
 
     def _num_elites(self, population: int) -> int:
         return max(2, int(round(self.config.elite_fraction * population)))
+
+
+EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
+    "mode": "policy",
+    "horizon": 15,
+    "samples": 16,
+    "confidence": 1.5,
+}
+"""``dream``'s defaults where the env has expert rules and no ``mode`` is given: improve
+on the rules (each first action, then the rules, 16 dreams each), leaving them only on
+clear evidence. Searching open-loop sequences there wastes the rules' knowledge."""
+
+LEARNED_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {"confidence": 3.0}
+"""What changes of :data:`EXPERT_DREAM_DEFAULTS` with a learned model: its dreams are
+biased as well as noisy, so leaving the rules takes stronger evidence."""
+
+
+def expert_defaults(given: Mapping[str, Any], learned: bool) -> dict[str, Any]:
+    """``dream``'s defaults over expert rules, unless the options choose a ``mode``."""
+    if "mode" in given:
+        return {}
+    return {**EXPERT_DREAM_DEFAULTS, **(LEARNED_EXPERT_DREAM_DEFAULTS if learned else {})}
+
+
+def reads_dream_spread(config: Mapping[str, Any]) -> bool:
+    """Whether the options test "clear evidence" on the spread of repeated dreams.
+
+    The policy mode with a confidence margin does; a model that dreams the same every
+    time shows no spread, so the margin is then zero and every apparent gain is taken.
+    """
+    return config.get("mode") == "policy" and float(config.get("confidence", 0.0)) > 0

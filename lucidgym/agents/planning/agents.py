@@ -1,4 +1,4 @@
-"""The planning agents ``greedy``, ``dream``, ``mcts`` and ``beam``.
+"""The planning agents: one per row of :data:`~lucidgym.agents.planners.PLANNERS`.
 
 Each pairs a planner (:mod:`lucidgym.agents.planners`) with a model to plan in:
 
@@ -10,18 +10,14 @@ Each pairs a planner (:mod:`lucidgym.agents.planners`) with a model to plan in:
   While acting it filters the episode into the model's state with ``model.observe``
   and plans from that state.
 
-``make_agent(name, env, **config)`` takes the fields of :class:`PlanningAgentConfig`
-and of the planner's config dataclass (``horizon=12``, ``num_simulations=128``, ...)
-side by side; an unknown key raises ``ValueError`` listing the valid ones.
+Options are described in :mod:`lucidgym.agents.planning.config`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,125 +25,67 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.planners import (
-    BeamConfig,
-    BeamPlanner,
-    GreedyConfig,
-    GreedyPlanner,
-    MCTSConfig,
-    MCTSPlanner,
-    ShootingConfig,
-    ShootingPlanner,
-)
+from lucidgym.agents.planners import PLANNERS, Planner
+from lucidgym.agents.planning.config import PlanningAgentConfig, planning_defaults, split_config
 from lucidgym.agents.planning.dynamics import WorldModelDynamics, oracle_dynamics
-from lucidgym.agents.planning.model_learning import ModelLearner, ModelLearningConfig, expert_policy
-from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.agents.planning.model_learning import ModelLearner
+from lucidgym.agents.protocol import (
+    Transition,
+    act_one,
+    env_name,
+    expert_policy,
+    register_agent,
+    to_env_action,
+)
 from lucidgym.files import atomic_write_json
-
-PLANNERS: dict[str, tuple[Callable[[Any], Any], type[Any]]] = {
-    "greedy": (GreedyPlanner, GreedyConfig),
-    "dream": (ShootingPlanner, ShootingConfig),
-    "mcts": (MCTSPlanner, MCTSConfig),
-    "beam": (BeamPlanner, BeamConfig),
-}
-"""Planner class and config dataclass by agent name."""
 
 AGENT_FILE = "agent.json"
 """The agent's own settings, written beside the world-model checkpoint."""
 
 
-@dataclass
-class PlanningAgentConfig:
-    """Options every planning agent shares (the planner's own options sit beside them)."""
-
-    model: str = "oracle"
-    """``"oracle"`` (the env's true simulator) or a world-model backend (``mlp``, ``rssm``, ...)."""
-    model_config: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of ``make_world_model`` for a learned model."""
-    learning: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`~lucidgym.agents.planning.model_learning.ModelLearningConfig`."""
-    base_policy: str = "auto"
-    """Policy inside ``dream`` (mode ``policy``) and ``mcts`` rollouts: ``"expert"`` (the
-    env's rule set), ``"none"`` (uniform random) or ``"auto"`` (expert where the env has one)."""
-    uncertainty_penalty: float = 0.0
-    """Learned models: weight of the model's uncertainty (ensemble disagreement, prior
-    spread) subtracted from every imagined reward, so searches avoid what the model
-    does not know (0: plan on the predicted rewards as they are)."""
-    seed: int = 0
-    """Seeds the planner and the oracle's draws."""
-
-
 def build_planner(
     name: str, env: gym.Env[Any, Any], config: PlanningAgentConfig, planner_config: Any
-) -> Any:
+) -> Planner:
     """The planner of agent ``name``, given the base policy the config asks for.
 
     Raises:
-        ValueError: ``base_policy="expert"`` for an env without expert rules, or an
-            unknown ``base_policy``.
+        ValueError: ``base_policy="expert"`` for an env without expert rules.
     """
-    if config.base_policy not in ("auto", "expert", "none"):
-        raise ValueError(
-            f"{name}: base_policy must be 'auto', 'expert' or 'none', got {config.base_policy!r}"
-        )
-    policy = None if config.base_policy == "none" else expert_policy(env, batched=True)
+    policy = None if config.base_policy == "none" else expert_policy(env)
     if policy is None and config.base_policy == "expert":
-        raise ValueError(f"{name}: {_env_name(env)} has no expert rules to use as base_policy")
-    planner_cls = PLANNERS[name][0]
-    if planner_cls in (ShootingPlanner, MCTSPlanner):
-        return planner_cls(planner_config, base_policy=policy)
-    return planner_cls(planner_config)
-
-
-def split_config(name: str, config: dict[str, Any]) -> tuple[PlanningAgentConfig, Any]:
-    """Sort flat ``make_agent`` keywords into the agent's and the planner's configs.
-
-    Raises:
-        ValueError: naming keys that neither config has, and listing the valid ones.
-    """
-    _, planner_cls = PLANNERS[name]
-    agent_keys = {f.name for f in dataclasses.fields(PlanningAgentConfig)}
-    planner_keys = {f.name for f in dataclasses.fields(planner_cls)}
-    unknown = sorted(set(config) - agent_keys - planner_keys)
-    if unknown:
-        valid = sorted(agent_keys | planner_keys)
-        raise ValueError(f"{name}: unknown config keys {unknown}; valid keys: {valid}")
-    agent = PlanningAgentConfig(**{k: v for k, v in config.items() if k in agent_keys})
-    planner_values = {k: v for k, v in config.items() if k in planner_keys}
-    if "seed" in config and "seed" in planner_keys:
-        planner_values["seed"] = config["seed"]
-    return agent, planner_cls(**planner_values)
-
-
-def _env_name(env: gym.Env[Any, Any]) -> str:
-    return env.spec.id if env.spec is not None else type(env.unwrapped).__name__
-
-
-def _to_env_action(space: gym.spaces.Space[Any], action: Any) -> Any:
-    if isinstance(space, gym.spaces.Discrete):
-        return int(np.asarray(action))
-    return np.asarray(action, dtype=np.float32).reshape(space.shape)
+        raise ValueError(f"{name}: {env_name(env)} has no expert rules to use as base_policy")
+    return PLANNERS[name].build(planner_config, policy)
 
 
 def check_planning_spaces(name: str, env: gym.Env[Any, Any], learned: bool) -> None:
     """Refuse spaces a planning agent cannot handle, naming agent, env and space."""
     if not isinstance(env.action_space, gym.spaces.Discrete | gym.spaces.Box):
         raise ValueError(
-            f"{name}: cannot plan on {_env_name(env)}: action space {env.action_space} "
+            f"{name}: cannot plan on {env_name(env)}: action space {env.action_space} "
             "is neither Discrete nor Box"
         )
     if learned and not isinstance(env.observation_space, gym.spaces.Box):
         raise ValueError(
-            f"{name}: a learned model of {_env_name(env)} needs a Box observation space, "
+            f"{name}: a learned model of {env_name(env)} needs a Box observation space, "
             f"got {env.observation_space}"
         )
+
+
+def _surprise(space: gym.spaces.Space[Any], expected: np.ndarray, actual: np.ndarray) -> float:
+    """Mean absolute prediction error, in units of the space's half-range where bounded."""
+    err = np.abs(np.asarray(expected, dtype=np.float64) - np.asarray(actual, dtype=np.float64))
+    if isinstance(space, gym.spaces.Box):
+        span = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
+        span = np.where(np.isfinite(span) & (span > 0), span, 1.0)
+        err = err / span
+    return float(err.mean())
 
 
 class OraclePlanningAgent:
     """Plans with the true simulator of the env it was built with.
 
     Args:
-        name: the agent name (``greedy``, ``dream``, ``mcts`` or ``beam``).
+        name: the agent name (a key of ``PLANNERS``).
         env: the environment it will act in; must expose ``get_state``/``get_dynamics``.
         config: the shared options.
         planner_config: the planner's options.
@@ -178,7 +116,7 @@ class OraclePlanningAgent:
         """Plan from the env's current true state."""
         if self._dynamics is None:
             self.reset()
-        watch = getattr(self.planner.config, "replan_threshold", None) is not None
+        watch = self.planner.watches_surprise
         if self._expected_obs is not None and watch:
             self.planner.record_surprise(
                 _surprise(self.env.observation_space, self._expected_obs, obs)
@@ -188,27 +126,20 @@ class OraclePlanningAgent:
         if watch and hasattr(self._dynamics, "observe"):
             after, _, _ = self._dynamics.step(root, np.asarray(action)[None])
             self._expected_obs = np.asarray(self._dynamics.observe(after))[0]
-        return _to_env_action(self.env.action_space, action)
+        return to_env_action(self.env.action_space, action)
 
     def observe(self, transition: Transition) -> None:
         """The simulator is exact: nothing to learn."""
 
 
-def _surprise(space: gym.spaces.Space[Any], expected: np.ndarray, actual: np.ndarray) -> float:
-    """Mean absolute prediction error, in units of the space's half-range where bounded."""
-    err = np.abs(np.asarray(expected, dtype=np.float64) - np.asarray(actual, dtype=np.float64))
-    if isinstance(space, gym.spaces.Box):
-        span = (space.high.astype(np.float64) - space.low.astype(np.float64)) / 2
-        span = np.where(np.isfinite(span) & (span > 0), span, 1.0)
-        err = err / span
-    return float(err.mean())
-
-
 class ModelPlanningAgent:
     """Learns a world model from real experience and plans inside it.
 
+    The agent owns the loop of :meth:`learn`; its :class:`ModelLearner` holds the model,
+    the replay buffer and the fit schedule.
+
     Args:
-        name: the agent name (``greedy``, ``dream``, ``mcts`` or ``beam``).
+        name: the agent name (a key of ``PLANNERS``).
         env: the environment (its spaces size the model).
         config: the shared options (``config.model`` is the backend name).
         planner_config: the planner's options.
@@ -227,12 +158,11 @@ class ModelPlanningAgent:
         self.name, self.env, self.config = name, env, config
         self.planner_config = planner_config
         self.planner = build_planner(name, env, config, planner_config)
-        self.learner = ModelLearner(
-            env, config.model, config.model_config, ModelLearningConfig(**config.learning), model
-        )
+        self.learner = ModelLearner(env, config.model, config.model_config, config.learning, model)
         self.dynamics = WorldModelDynamics(
             self.learner.model, env.action_space, config.uncertainty_penalty
         )
+        self.trained_env_steps = 0
         self._state: Any = None
         self._last_action: Any = None
 
@@ -258,7 +188,7 @@ class ModelPlanningAgent:
                 state, pred = model.observe(
                     self._state, self.dynamics.action_tensor(self._last_action), obs_t
                 )
-                if hasattr(self.planner, "record_surprise"):
+                if self.planner.watches_surprise:
                     expected = pred.obs[0].cpu().numpy()
                     self.planner.record_surprise(
                         _surprise(self.env.observation_space, expected, obs)
@@ -266,9 +196,9 @@ class ModelPlanningAgent:
         self._state = state
         action = self.planner.plan(self.dynamics, self.dynamics.root(state, obs_t))
         self._last_action = np.asarray(action)[None]
-        return _to_env_action(self.env.action_space, action)
+        return to_env_action(self.env.action_space, action)
 
-    def follow(self, action: Any) -> None:
+    def _follow(self, action: Any) -> None:
         """Take ``action`` instead of the planned one (exploration): the filter must know."""
         self._last_action = np.asarray(action)[None]
 
@@ -279,20 +209,62 @@ class ModelPlanningAgent:
     def learn(
         self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
     ) -> dict[str, list[float]]:
-        """Collect ``total_steps`` real steps (warm-up, then planning), training the model.
+        """Spend ``total_steps`` real steps: warm-up, fit, then plan-and-refit in chunks.
 
         Returns:
             Curves ``env_steps`` and ``episode_return`` (one entry per finished episode)
             and ``model_loss`` (eval loss after each fit).
         """
-        return self.learner.learn(env, total_steps, self, seed=seed)
+        learner, c = self.learner, self.config.learning
+        warm, fit_at = learner.schedule(total_steps)
+        rng = np.random.default_rng(c.seed if seed is None else seed)
+        expert = expert_policy(env) if c.warmup_policy != "random" else None
+        curves: dict[str, list[float]] = {"env_steps": [], "episode_return": [], "model_loss": []}
+        steps, first = 0, True
+        while steps < total_steps:
+            obs, _ = env.reset(seed=seed if first else None)
+            if first:
+                env.action_space.seed(None if seed is None else seed + 1)
+            first = False
+            self.reset()
+            ep_return, done = 0.0, False
+            while not done and steps < total_steps:
+                if steps < warm:
+                    if expert is None or rng.random() < c.warmup_epsilon:
+                        action = env.action_space.sample()
+                    else:
+                        action = act_one(expert, env.action_space, obs)
+                else:
+                    action = self.act(obs)
+                    if rng.random() < c.explore_epsilon:
+                        action = env.action_space.sample()
+                        self._follow(action)
+                next_obs, reward, terminated, truncated, info = env.step(action)
+                self.observe(
+                    Transition(obs, action, float(reward), next_obs, terminated, truncated, info)
+                )
+                steps += 1
+                ep_return += float(reward)
+                done = terminated or truncated
+                if not done and steps == total_steps:
+                    learner.close_episode(next_obs)
+                obs = next_obs
+                if steps in fit_at:
+                    loss = learner.fit(fit_at[steps])
+                    if loss is not None:
+                        curves["model_loss"].append(loss)
+            if done:
+                curves["env_steps"].append(float(steps))
+                curves["episode_return"].append(ep_return)
+        self.trained_env_steps = steps
+        return curves
 
     def save(self, path: str | Path) -> None:
         """Write the world model (``model.safetensors``, ``config.json``) and ``agent.json``."""
         self.learner.save(path)
         settings = {
             "agent": self.name,
-            "config": dataclasses.asdict(self.config),
+            "config": self.config.to_dict(),
             "planner": dataclasses.asdict(self.planner_config),
         }
         atomic_write_json(Path(path) / AGENT_FILE, settings)
@@ -314,94 +286,19 @@ class ModelPlanningAgent:
             raise ValueError(f"{settings_file}: unknown planning agent {name!r}")
         model = ModelLearner.load_model(folder)
         config = PlanningAgentConfig(**settings["config"])
-        planner_config = PLANNERS[name][1](**settings["planner"])
+        planner_config = PLANNERS[name].config(**settings["planner"])
         return cls(name, env, config, planner_config, model=model)
 
 
-EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
-    "mode": "policy",
-    "horizon": 15,
-    "samples": 16,
-    "confidence": 1.5,
-}
-"""``dream``'s defaults where the env has expert rules and no ``mode`` is given: improve
-on the rules (each first action, then the rules, 16 dreams each), leaving them only on
-clear evidence. Searching open-loop sequences there wastes the rules' knowledge."""
-
-LEARNED_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {"confidence": 3.0}
-"""What changes of :data:`EXPERT_DREAM_DEFAULTS` with a learned model: its dreams are
-biased as well as noisy, so leaving the rules takes stronger evidence."""
-
-STOCHASTIC_DREAMS: dict[str, dict[str, Any]] = {
-    "ensemble": {"imagine_mode": "random", "sample": True},
-    "rssm": {"imagine_sample": True},
-}
-"""Backend settings under which repeated dreams differ (a random member and sampled
-outputs; sampled latents), used by ``dream``'s policy mode with a confidence margin: its
-test of "clear evidence" reads the spread of repeated dreams, which a model that dreams
-the same every time does not show (``mlp``, ``lstm``, ``transformer``: the margin is
-then zero and every apparent gain is taken)."""
-
-EXPERT_MCTS_DEFAULTS: dict[str, Any] = {"prior_weight": 0.5, "rollout_depth": 12}
-"""``mcts``'s defaults where the env has expert rules: priors lean on the rules' action
-and new leaves are valued by a 12-step rollout of the rules, so the search looks past
-the delayed effects a short uniform tree cannot see."""
-
-
-def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` completed with the defaults above that apply to agent ``name`` on ``env``."""
-    if config.get("base_policy", "auto") == "none" or expert_policy(env) is None:
-        return config
-    learned = config.get("model", "oracle") != "oracle"
-    if name == "mcts":
-        return {**EXPERT_MCTS_DEFAULTS, **config}
-    if name != "dream" or "mode" in config:
-        return config
-    extra = LEARNED_EXPERT_DREAM_DEFAULTS if learned else {}
-    config = {**EXPERT_DREAM_DEFAULTS, **extra, **config}
-    backend = str(config.get("model"))
-    stochastic = STOCHASTIC_DREAMS.get(backend)
-    if learned and config["confidence"] > 0 and config["mode"] == "policy":
-        if stochastic is not None:
-            config["model_config"] = {**stochastic, **config.get("model_config", {})}
-        else:
-            warnings.warn(
-                f"dream: the {backend!r} backend dreams alike every time, so the "
-                f"{config['confidence']} standard-error margin over the rules has no "
-                "spread to read and every apparent gain of the model is taken; "
-                f"{' or '.join(repr(b) for b in STOCHASTIC_DREAMS)} dream stochastically",
-                stacklevel=5,  # the caller of make_agent
-            )
-    return config
-
-
-def make_planning_agent(name: str, env: gym.Env[Any, Any], **config: Any) -> Any:
+def make_planning_agent(
+    name: str, env: gym.Env[Any, Any], **config: Any
+) -> OraclePlanningAgent | ModelPlanningAgent:
     """Build the planning agent ``name`` for ``env`` (see the module docstring)."""
     agent_config, planner_config = split_config(name, planning_defaults(name, env, config))
-    if agent_config.model == "oracle":
-        return OraclePlanningAgent(name, env, agent_config, planner_config)
-    return ModelPlanningAgent(name, env, agent_config, planner_config)
+    if agent_config.learned:
+        return ModelPlanningAgent(name, env, agent_config, planner_config)
+    return OraclePlanningAgent(name, env, agent_config, planner_config)
 
 
-@register_agent("greedy")
-def make_greedy(env: gym.Env[Any, Any], **config: Any) -> Any:
-    """One-step lookahead through the model."""
-    return make_planning_agent("greedy", env, **config)
-
-
-@register_agent("dream")
-def make_dream(env: gym.Env[Any, Any], **config: Any) -> Any:
-    """Dream candidate sequences for a horizon (random shooting or CEM), follow the best."""
-    return make_planning_agent("dream", env, **config)
-
-
-@register_agent("mcts")
-def make_mcts(env: gym.Env[Any, Any], **config: Any) -> Any:
-    """PUCT tree search over the model, leaves evaluated in batches."""
-    return make_planning_agent("mcts", env, **config)
-
-
-@register_agent("beam")
-def make_beam(env: gym.Env[Any, Any], **config: Any) -> Any:
-    """Beam search over action sequences by imagined return."""
-    return make_planning_agent("beam", env, **config)
+for _name in PLANNERS:
+    register_agent(_name)(functools.partial(make_planning_agent, _name))

@@ -1,10 +1,11 @@
 """How a planning agent learns its world model from real experience.
 
-:class:`ModelLearner` owns the model and a sequence replay buffer. ``learn`` spends a
-budget of real env steps in two phases: a warm-up with an exploration policy (uniform
-random, or the env's expert rules where it has them), after which the model is
-trained; then the agent's own planning (epsilon-greedy), in chunks, refitting the
-model on everything seen after each chunk. Training uses the world-model
+:class:`ModelLearner` owns the model, a sequence replay buffer and the fit schedule;
+the agent owns the loop that collects experience and calls it. A budget of real env
+steps is spent in two phases: a warm-up with an exploration policy (uniform random, or
+the env's expert rules where it has them), after which the model is trained; then the
+agent's own planning (epsilon-greedy), in chunks, refitting the model on everything
+seen after each chunk (:meth:`ModelLearner.schedule`). Training uses the world-model
 :class:`~lucidgym.world_models.trainer.Trainer` (eval split, best weights kept).
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.protocol import Transition
+from lucidgym.agents.protocol import Transition, expert_policy
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 from lucidgym.world_models.checkpoint import load_world_model, save_world_model
 from lucidgym.world_models.registry import make_world_model
@@ -27,7 +28,7 @@ from lucidgym.world_models.trainer import Trainer, TrainerConfig
 
 @dataclass
 class ModelLearningConfig:
-    """Options of :meth:`ModelLearner.learn` (``make_agent(..., learning={...})``)."""
+    """How a planning agent learns its model (``make_agent(..., learning={...})``)."""
 
     warmup_fraction: float = 0.5
     """Share of the step budget collected by the warm-up policy before the first fit."""
@@ -54,38 +55,6 @@ class ModelLearningConfig:
     """Rows the replay buffer keeps."""
     seed: int = 0
     """Seeds the exploration draws, the buffer sampling and the trainer."""
-
-
-class Actor(Protocol):
-    """What :meth:`ModelLearner.learn` needs of the agent it collects with."""
-
-    def reset(self, *, seed: int | None = None) -> None:
-        """Start an episode."""
-        ...
-
-    def act(self, obs: np.ndarray) -> Any:
-        """Plan an action."""
-        ...
-
-    def follow(self, action: Any) -> None:
-        """Replace the last planned action by ``action`` (an exploration draw)."""
-        ...
-
-
-def expert_policy(env: gym.Env[Any, Any], batched: bool = False) -> Any:
-    """The env's documented rule set, or ``None`` where it has none.
-
-    Args:
-        env: the environment.
-        batched: return ``obs [B, *O] -> actions [B]`` instead of ``obs -> action``.
-    """
-    if env.spec is not None and env.spec.id.split(":")[-1].startswith("Tutoring-"):
-        from lucidgym.envs.tutoring.policies import expert_strategy
-
-        if batched:
-            return lambda obs: np.asarray(expert_strategy(np.clip(obs, 0.0, 1.0)))
-        return lambda obs: int(expert_strategy(obs))
-    return None
 
 
 class ModelLearner:
@@ -184,19 +153,15 @@ class ModelLearner:
             return history.best_eval_loss
         return history.train[-1]["loss/total"] if history.train else None
 
-    def learn(
-        self, env: gym.Env[Any, Any], total_steps: int, agent: Actor, *, seed: int | None = None
-    ) -> dict[str, list[float]]:
-        """Spend ``total_steps`` real steps: warm-up, fit, then plan-and-refit in chunks.
+    def schedule(self, total_steps: int) -> tuple[int, dict[int, int]]:
+        """How a budget of ``total_steps`` real steps is spent.
 
         Returns:
-            ``env_steps`` and ``episode_return`` (per finished episode) and
-            ``model_loss`` (after each fit).
+            ``(warm-up steps, {steps collected: gradient steps of the fit made then})``.
         """
         if total_steps < 1:
             raise ValueError(f"total_steps must be positive, got {total_steps}")
         c = self.config
-        rng = np.random.default_rng(c.seed if seed is None else seed)
         warm = int(round(c.warmup_fraction * total_steps))
         rest = total_steps - warm
         fit_at = {warm: c.train_steps} if warm > 0 else {}
@@ -205,45 +170,7 @@ class ModelLearner:
             fit_at[at] = fit_at.get(at, 0) + (
                 c.refit_steps if (warm > 0 or k > 1) else c.train_steps
             )
-        expert = expert_policy(env) if c.warmup_policy != "random" else None
-        curves: dict[str, list[float]] = {"env_steps": [], "episode_return": [], "model_loss": []}
-        steps, first = 0, True
-        while steps < total_steps:
-            obs, _ = env.reset(seed=seed if first else None)
-            if first:
-                env.action_space.seed(None if seed is None else seed + 1)
-            first = False
-            agent.reset()
-            ep_return, done = 0.0, False
-            while not done and steps < total_steps:
-                if steps < warm:
-                    if expert is None or rng.random() < c.warmup_epsilon:
-                        action = env.action_space.sample()
-                    else:
-                        action = expert(obs)
-                else:
-                    action = agent.act(obs)
-                    if rng.random() < c.explore_epsilon:
-                        action = env.action_space.sample()
-                        agent.follow(action)
-                next_obs, reward, terminated, truncated, info = env.step(action)
-                self.record(
-                    Transition(obs, action, float(reward), next_obs, terminated, truncated, info)
-                )
-                steps += 1
-                ep_return += float(reward)
-                done = terminated or truncated
-                if not done and steps == total_steps:
-                    self.close_episode(next_obs)
-                obs = next_obs
-                if steps in fit_at:
-                    loss = self.fit(fit_at[steps])
-                    if loss is not None:
-                        curves["model_loss"].append(loss)
-            if done:
-                curves["env_steps"].append(float(steps))
-                curves["episode_return"].append(ep_return)
-        return curves
+        return warm, fit_at
 
     # -- checkpoints ---------------------------------------------------------------
 

@@ -1,1 +1,1 @@
-"""Stable-Baselines3 algorithms as lucidgym agents, and feature extractors for them (extra ``sb3``)."""
+"""Stable-Baselines3 algorithms as lucidgym agents, and feature extractors (extra ``sb3``)."""

@@ -19,6 +19,7 @@ import stable_baselines3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
+from lucidgym.agents.experience import SuccessCount
 from lucidgym.agents.protocol import Transition
 from lucidgym.files import (
     load_tensors,
@@ -48,31 +49,33 @@ class _CurveCallback(BaseCallback):
             "episode_return": [],
             "success_rate": [],
         }
-        self._graded: np.ndarray | None = None
-        self._success: np.ndarray | None = None
+        self._success: SuccessCount | None = None
         self._return: np.ndarray | None = None
 
     def _on_step(self) -> bool:
         infos: list[dict[str, Any]] = self.locals["infos"]
         dones = np.asarray(self.locals["dones"], dtype=bool)
         rewards = np.asarray(self.locals["rewards"], dtype=np.float64).reshape(-1)
-        if self._graded is None or self._success is None or self._return is None:
-            self._graded, self._success = np.zeros(len(infos)), np.zeros(len(infos))
-            self._return = np.zeros(len(infos))
+        n = len(infos)
+        if self._success is None or self._return is None:
+            self._success, self._return = SuccessCount(n), np.zeros(n)
         self._return += rewards
-        for i, info in enumerate(infos):
-            if "success" in info and info.get("graded", True):
-                self._graded[i] += 1
-                self._success[i] += float(info["success"])
-            if dones[i]:
-                episode = info.get("episode")
-                ret = float(episode["r"]) if episode else float(self._return[i])
-                graded = self._graded[i]
-                self.curves["env_steps"].append(float(self.num_timesteps))
-                self.curves["episode_return"].append(ret)
-                rate = self._success[i] / graded if graded > 0 else float("nan")
-                self.curves["success_rate"].append(float(rate))
-                self._graded[i] = self._success[i] = self._return[i] = 0.0
+        # SB3's VecEnv steps every copy each call (it resets in the same step), so all
+        # transitions are real; a copy that does not report success in a step adds nothing.
+        reported = np.array(["success" in info for info in infos])
+        if reported.any():
+            success = np.array([float(info.get("success", 0.0)) for info in infos])
+            grades = np.array(["graded" in info for info in infos])
+            graded = np.array([float(info.get("graded", 0.0)) for info in infos])
+            self._success.step(reported & ~grades, success, None)
+            self._success.step(reported & grades, success, graded)
+        for i in np.flatnonzero(dones):
+            episode = infos[i].get("episode")
+            ret = float(episode["r"]) if episode else float(self._return[i])
+            self.curves["env_steps"].append(float(self.num_timesteps))
+            self.curves["episode_return"].append(ret)
+            self.curves["success_rate"].append(self._success.finish(int(i)))
+            self._return[i] = 0.0
         return True
 
 

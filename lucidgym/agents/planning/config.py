@@ -1,0 +1,116 @@
+"""The options of a planning agent, and the defaults that depend on the env and model.
+
+``make_agent(name, env, **config)`` takes the fields of :class:`PlanningAgentConfig`
+and of the planner's config dataclass (``horizon=12``, ``num_simulations=128``, ...)
+side by side; :func:`split_config` sorts them, refusing unknown keys. Where the env
+offers expert rules, each planner's row in :data:`~lucidgym.agents.planners.PLANNERS`
+adds defaults that build on them (:func:`planning_defaults`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from lucidgym.agents.planners import PLANNERS
+from lucidgym.agents.planning.model_learning import ModelLearningConfig
+from lucidgym.agents.protocol import expert_policy
+from lucidgym.configs import build_config, check_keys, config_keys
+
+BASE_POLICIES = ("auto", "expert", "none")
+"""Values of :attr:`PlanningAgentConfig.base_policy`."""
+
+
+@dataclass
+class PlanningAgentConfig:
+    """Options every planning agent shares (the planner's own options sit beside them)."""
+
+    model: str = "oracle"
+    """``"oracle"`` (the env's true simulator) or a world-model backend (``mlp``, ``rssm``, ...)."""
+    model_config: dict[str, Any] = field(default_factory=dict)
+    """Fields of the backend's config dataclass for a learned model (the backend checks
+    them; see ``make_world_model``)."""
+    learning: ModelLearningConfig = field(default_factory=ModelLearningConfig)
+    """How a learned model is trained from real experience (a dict of its fields works too)."""
+    base_policy: str = "auto"
+    """Policy inside ``dream`` (mode ``policy``) and ``mcts`` rollouts: ``"expert"`` (the
+    env's rule set), ``"none"`` (uniform random) or ``"auto"`` (expert where the env has one)."""
+    uncertainty_penalty: float = 0.0
+    """Learned models: weight of the model's uncertainty (ensemble disagreement, prior
+    spread) subtracted from every imagined reward, so searches avoid what the model
+    does not know (0: plan on the predicted rewards as they are)."""
+    seed: int = 0
+    """Seeds the planner and the oracle's draws."""
+
+    def __post_init__(self) -> None:
+        self.learning = build_config(ModelLearningConfig, self.learning, "learning")
+        if self.base_policy not in BASE_POLICIES:
+            raise ValueError(
+                f"base_policy must be one of {', '.join(map(repr, BASE_POLICIES))}, "
+                f"got {self.base_policy!r}"
+            )
+
+    @property
+    def learned(self) -> bool:
+        """Whether the agent plans in a learned model (not the env's simulator)."""
+        return self.model != "oracle"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (inverse: ``PlanningAgentConfig(**values)``)."""
+        return dataclasses.asdict(self)
+
+
+def split_config(name: str, config: dict[str, Any]) -> tuple[PlanningAgentConfig, Any]:
+    """Sort flat ``make_agent`` keywords into the agent's and the planner's configs.
+
+    Raises:
+        ValueError: naming keys that neither config has, and listing the valid ones.
+    """
+    planner_cls = PLANNERS[name].config
+    agent_keys, planner_keys = config_keys(PlanningAgentConfig), config_keys(planner_cls)
+    check_keys(name, config, agent_keys | planner_keys)
+    try:
+        agent = PlanningAgentConfig(**{k: v for k, v in config.items() if k in agent_keys})
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from err
+    planner_values = {k: v for k, v in config.items() if k in planner_keys}
+    if "seed" in config and "seed" in planner_keys:
+        planner_values["seed"] = config["seed"]
+    return agent, planner_cls(**planner_values)
+
+
+def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` completed with planner ``name``'s defaults over ``env``'s expert rules.
+
+    Where those defaults make the planner read the spread of repeated dreams, a learned
+    backend is set to dream stochastically (its own declared settings); a backend that
+    cannot gets a warning, as its margin over the rules then reads no spread.
+    """
+    if config.get("base_policy", "auto") == "none" or expert_policy(env) is None:
+        return config
+    spec = PLANNERS[name]
+    learned = config.get("model", "oracle") != "oracle"
+    defaults = spec.expert_defaults(config, learned)
+    if not defaults:
+        return config
+    config = {**defaults, **config}
+    if learned and spec.reads_dream_spread(config):
+        from lucidgym.world_models.registry import stochastic_backends, stochastic_dream_config
+
+        backend = str(config.get("model"))
+        stochastic = stochastic_dream_config(backend)
+        if stochastic is not None:
+            config["model_config"] = {**stochastic, **config.get("model_config", {})}
+        else:
+            warnings.warn(
+                f"{name}: the {backend!r} backend dreams alike every time, so the "
+                "margin over the rules has no spread of repeated dreams to read and every "
+                "apparent gain of the model is taken; "
+                f"{' or '.join(repr(b) for b in stochastic_backends())} dream stochastically",
+                stacklevel=4,  # the caller of make_agent
+            )
+    return config
