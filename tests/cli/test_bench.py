@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 
 from lucidgym.cli import main
@@ -85,75 +84,6 @@ def test_bench_bad_names_give_one_line_and_exit_2(argv, names, tmp_path, toy_age
     assert not (tmp_path / "x").exists()
 
 
-def test_render_gif_and_png_frames(tmp_path, capsys):
-    import imageio.v2 as imageio
-
-    gif = tmp_path / "echo.gif"
-    assert main(["render", "--env", "PatternEcho-v0", "--max-steps", "5", "--out", str(gif)]) == 0
-    frames = imageio.mimread(gif)
-    assert len(frames) == 6  # the reset frame and one per step
-    folder = tmp_path / "frames"
-    assert (
-        main(["render", "--env", "PatternEcho-v0", "--max-steps", "3", "--out", str(folder)]) == 0
-    )
-    pngs = sorted(folder.glob("frame_*.png"))
-    assert [p.name for p in pngs] == [f"frame_{i:05d}.png" for i in range(4)]
-    assert imageio.imread(pngs[0]).ndim == 3
-    assert main(["render", "--env", "PatternEcho-v0", "--out", str(tmp_path / "x.avi")]) == 2
-
-
-def test_render_model_shows_real_beside_dream(tmp_path):
-    import gymnasium as gym
-    import imageio.v2 as imageio
-
-    from lucidgym.video import compose_dream_frames, play_episode
-    from lucidgym.world_models.checkpoint import save_world_model
-    from lucidgym.world_models.registry import make_world_model
-
-    env = gym.make("PatternEcho-v0")
-    model = make_world_model("mlp", env.observation_space, env.action_space)
-    save_world_model(model, tmp_path / "model")
-    out = tmp_path / "dream.gif"
-    argv = ["render", "--env", "PatternEcho-v0", "--model", str(tmp_path / "model"),
-            "--max-steps", "4", "--out", str(out)]  # fmt: skip
-    assert main(argv) == 0
-    assert len(imageio.mimread(out)) == 4
-    played = play_episode(env, lambda obs: 0, seed=0, max_steps=3)
-    perfect = compose_dream_frames(played, played.obs[1:], env.observation_space)
-    wrong = compose_dream_frames(played, 1.0 - played.obs[1:], env.observation_space)
-    # The error gauge is the only part that differs: empty for a perfect dream.
-    assert not np.array_equal(perfect[0], wrong[0])
-    assert np.array_equal(perfect[0][40:], perfect[0][40:])
-
-
-def test_data_records_a_tiny_minari_dataset(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("minari")
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
-    name = "lucidgym/echo/random-v0"
-    argv = ["data", "--env", "PatternEcho-v0", "--episodes", "2", "--out", name]
-    assert main(argv) == 0
-    import minari
-
-    dataset = minari.load_dataset(name)
-    assert dataset.total_episodes == 2
-    assert main(["data", "--env", "PatternEcho-v0", "--episodes", "2", "--policy", "psychic",
-                 "--out", "x/y/z-v0"]) == 2  # fmt: skip
-
-
-def test_train_agent_saves_a_learner_with_its_curves(tmp_path, toy_agents, capsys):
-    out = tmp_path / "agent"
-    argv = ["train", "agent", "--env", "PatternEcho-v0", "--agent", "counter", "--steps", "96"]
-    assert main([*argv, "--out", str(out)]) == 0
-    assert {"model.safetensors", "config.json", "curves.json", "tensorboard"} <= {
-        p.name for p in out.iterdir()
-    }
-    curves = json.loads((out / "curves.json").read_text())
-    assert curves["env_steps"] == [32.0, 64.0, 96.0] and len(curves["episode_return"]) == 3
-    assert main(["train", "agent", "--env", "PatternEcho-v0", "--agent", "echo",
-                 "--out", str(tmp_path / "x")]) == 2  # fmt: skip
-    assert "does not learn" in capsys.readouterr().err
-
-
 def test_bench_trains_learners_on_the_stated_budget(tmp_path, toy_agents):
     argv = ["bench", "--env", "PatternEcho-v0", "--agent", "counter", "--seeds", "2",
             "--episodes", "1", "--budget", "64", "--no-progress",
@@ -164,3 +94,38 @@ def test_bench_trains_learners_on_the_stated_budget(tmp_path, toy_agents):
     curves = json.loads((tmp_path / "learning_curves.json").read_text())
     assert [c["env_steps"] for c in curves] == [[32.0, 64.0], [32.0, 64.0]]
     assert (tmp_path / "learning_PatternEcho-v0.png").is_file()
+
+
+def test_bench_set_goes_to_the_agent_it_names(tmp_path, monkeypatch):
+    from lucidgym.benchmarks import runner
+
+    from .conftest import TOY_AGENTS
+
+    seen = []
+
+    def make(name, env, **config):
+        seen.append((name, config))
+        return TOY_AGENTS[name](env)
+
+    monkeypatch.setattr(runner, "resolve_agent_maker", lambda: (make, list(TOY_AGENTS)))
+    assert _bench(tmp_path, "--set", "echo:horizon=12", "--set", "echo:model=mlp") == 0
+    configs = {name: config for name, config in seen}
+    assert configs["echo"] == {"horizon": 12, "model": "mlp"}
+    assert configs["reactive"] == {} and configs["random"] == {}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["horizon=12"], "takes no config"),  # every agent gets it, and the toys refuse it
+        (["wizard:horizon=12"], "no agent 'wizard'"),
+        (["horizon"], "key=value"),
+        (["echo:=3"], "key=value"),
+    ],
+)
+def test_bench_bad_set_gives_one_line_before_any_run(pairs, message, tmp_path, toy_agents, capsys):
+    extra = [arg for pair in pairs for arg in ("--set", pair)]
+    assert _bench(tmp_path / "x", *extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,210 @@
+"""``lucidgym bench``: a suite of agents against the reactive baseline, tabled and plotted.
+
+A named suite (``--suite``) or a custom set (``--env``/``--agent``); ``--set`` changes the
+agents' config, of every agent or (``--set AGENT:key=value``) of one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lucidgym.cli.options import (
+    CLIError,
+    add_set_option,
+    check_env,
+    check_model,
+    check_positive,
+    parse_set,
+    print_table,
+)
+
+DEFAULT_CUSTOM_AGENTS = ("random", "reactive")
+"""Agents of a custom set given ``--env`` but no ``--agent``."""
+
+DEFAULT_CUSTOM_ENVS = ("Tutoring-v0",)
+"""Envs of a custom set given ``--agent`` but no ``--env``."""
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``lucidgym bench`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "bench",
+        help="benchmark agents against the reactive baseline (default: the quick suite)",
+        description="Train what needs training, evaluate every agent on every env over "
+        "seeds, print a table and write results.json, summary.md and plots into --out.",
+    )
+    p.add_argument("--suite", default=None, help="quick (default), full, throughput or tiny")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="env id for a custom set (repeatable; any registered Gymnasium id)",
+    )
+    p.add_argument("--agent", action="append", default=[], metavar="NAME",
+                   help="agent for a custom set (repeatable)")  # fmt: skip
+    p.add_argument("--model", default=None, help="model of the planners: oracle or a backend")
+    add_set_option(
+        p,
+        "the agents' config (AGENT:KEY=VALUE: of that agent only)",
+        "--set dream:horizon=12 --set mcts:num_simulations=128",
+    )
+    p.add_argument("--seeds", type=int, default=None, help="seeds per agent")
+    p.add_argument("--episodes", type=int, default=None, help="evaluation episodes per seed")
+    p.add_argument("--budget", type=int, default=None, help="real env steps each learner trains")
+    p.add_argument("--out", default=None, help="output folder (default runs/bench-<time>)")
+    p.add_argument("--force", action="store_true", help="overwrite an --out holding results")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default 1, at most the machine's cores)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes the runs are spread over (default: one per CPU core on cpu, "
+        "1 on cuda; the numbers do not depend on it)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
+    p.set_defaults(func=run)
+
+
+def _suite(args: argparse.Namespace) -> Any:
+    from lucidgym.benchmarks.suites import SUITES, custom_suite, make_suite, with_overrides
+
+    for name in ("--seeds", "--episodes", "--threads", "--jobs"):
+        check_positive(name, getattr(args, name[2:]))
+    if args.budget is not None and args.budget < 0:
+        raise CLIError(f"--budget must be zero or positive, got {args.budget}")
+    if args.model is not None:
+        check_model(args.model)
+    if args.env or args.agent:
+        if args.suite is not None:
+            raise CLIError("give either --suite or --env/--agent (a custom set), not both")
+        envs = args.env or list(DEFAULT_CUSTOM_ENVS)
+        for env_id in envs:
+            check_env(env_id)
+        from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
+
+        agents = args.agent or list(DEFAULT_CUSTOM_AGENTS)
+        check_agents(agents, resolve_agent_maker()[1])
+        return custom_suite(
+            envs,
+            agents,
+            model=args.model,
+            seeds=args.seeds or 3,
+            episodes=args.episodes or 10,
+            budget=5000 if args.budget is None else args.budget,
+        )
+    name = args.suite or "quick"
+    if name not in SUITES:
+        raise CLIError(f"unknown suite {name!r}; valid suites: {', '.join(SUITES)}")
+    if args.model is not None:
+        raise CLIError("--model applies to a custom set (--env/--agent), not to a named suite")
+    suite = make_suite(name)
+    return with_overrides(suite, seeds=args.seeds, episodes=args.episodes, budget=args.budget)
+
+
+def _with_agent_config(suite: Any, pairs: list[str]) -> Any:
+    """``suite`` with the ``--set`` pairs in its runs' agent configs, each agent built once.
+
+    Building every changed agent (on the CPU) before anything trains turns an unknown
+    key or a bad value into an error at once, not in the middle of the suite.
+    """
+    import dataclasses
+
+    import gymnasium as gym
+
+    from lucidgym.benchmarks.runner import build_agent, resolve_agent_maker
+
+    agents = sorted({run.agent for run in suite.runs})
+    changes: dict[str | None, dict[str, Any]] = {}
+    for pair in pairs:
+        scope, key, value = parse_set(pair, scoped=True)
+        if scope is not None and scope not in agents:
+            raise CLIError(f"--set {pair!r}: no agent {scope!r} in the suite ({', '.join(agents)})")
+        changes.setdefault(scope, {})[key] = value
+    runs = []
+    for run in suite.runs:
+        change = {**changes.get(None, {}), **changes.get(run.agent, {})}
+        runs.append(dataclasses.replace(run, agent_config={**run.agent_config, **change}))
+    make_agent = resolve_agent_maker()[0]
+    checked = set()
+    for run in runs:
+        key = repr((run.env, run.env_kwargs, run.agent, run.model, run.agent_config))
+        if run.agent_config == {} or key in checked:
+            continue
+        checked.add(key)
+        env = gym.make(run.env, **run.env_kwargs)
+        try:
+            build_agent(make_agent, run, env, "cpu")
+        except (TypeError, ValueError) as err:
+            raise CLIError(f"--set: agent {run.agent} on {run.env}: {err}") from err
+        finally:
+            env.close()
+    return dataclasses.replace(suite, runs=runs)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """``--jobs``, or one per core on the CPU (each with ``--threads`` torch threads)."""
+    if args.jobs is not None:
+        return int(args.jobs)
+    if args.device != "cpu":
+        return 1
+    import os
+
+    return max(1, (os.cpu_count() or 1) // (args.threads or 1))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a benchmark suite and write its results."""
+    from lucidgym.world_models.trainer import resolve_device
+
+    resolve_device(args.device)
+    suite = _suite(args)
+    if args.set:
+        suite = _with_agent_config(suite, args.set)
+    out = Path(args.out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out / "results.json").exists() and not args.force:
+        raise CLIError(f"{out} already holds results.json; pass --force to overwrite it")
+    import json
+
+    from lucidgym.benchmarks.plots import write_plots
+    from lucidgym.benchmarks.results import summary_table
+    from lucidgym.benchmarks.runner import run_suite
+
+    start = time.perf_counter()
+    results = run_suite(
+        suite, out, device=args.device, threads=args.threads, argv=["lucidgym", *sys.argv[1:]],
+        progress=not args.no_progress, jobs=_jobs(args),
+    )  # fmt: skip
+    payload = results.to_json()
+    curves = json.loads((out / "learning_curves.json").read_text())
+    write_plots(payload, curves, out)
+    if payload["summary"]:
+        print_table(summary_table(payload["summary"]))
+    for row in results.throughput:
+        print(_throughput_line(row))
+    print(f"wrote {out}/results.json, summary.md and plots in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _throughput_line(row: dict[str, Any]) -> str:
+    if "ratio" in row:  # an env against its CartPole reference
+        detail = f"  x{row['ratio']:.2f} vs {row['reference']}"
+    else:  # a planner
+        detail = f"  model {row.get('model', '?')}"
+    if "batching_speedup" in row:
+        detail += (
+            f", {row['simulations_per_s']:.0f} simulations/s, batched leaves "
+            f"x{row['batching_speedup']:.1f} vs one call per simulation"
+        )
+    speed = row.get("steps_per_s", row.get("decisions_per_s", float("nan")))
+    return f"{row['kind']:8} {row['env']:22} {row['name']:8} {speed:14.1f}/s{detail}"

@@ -1,0 +1,65 @@
+"""``lucidgym data``: record episodes of an env into a Minari dataset."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lucidgym.cli.options import CLIError, check_env, check_positive
+from lucidgym.cli.render import actor
+
+VECTOR_COPIES = 256
+"""Copies of the env's vector env that a batched policy drives at once."""
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``lucidgym data`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "data",
+        help="record episodes into a Minari dataset",
+        description="Record --episodes episodes of --env with a random or reactive policy "
+        "as a Minari dataset called --out (stored under MINARI_DATASETS_PATH).",
+    )
+    p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+    p.add_argument("--episodes", type=int, required=True, help="episodes to record")
+    p.add_argument("--policy", default="random", help="random (default) or reactive")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="NAME",
+        help="dataset name, e.g. lucidgym/tutoring/random-v0",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Record a dataset."""
+    check_env(args.env)
+    check_positive("--episodes", args.episodes)
+    if args.policy not in ("random", "reactive"):
+        raise CLIError(f"unknown policy {args.policy!r}; valid policies: random, reactive")
+    from lucidgym.world_models.datasets import record_dataset
+
+    policy: Any = "random"
+    num_envs = VECTOR_COPIES
+    env = None
+    if args.policy == "reactive":
+        import gymnasium as gym
+
+        env = gym.make(args.env)
+        # The env's expert rules act on a batch of observations, so they drive many copies
+        # of the vector env; the learned reactive agent acts on one observation at a time.
+        hook = getattr(env.unwrapped, "expert_policy", None)
+        policy = hook() if callable(hook) else None
+        if policy is None:
+            policy = actor(env, "reactive", args.seed)
+            num_envs = 1
+    result = record_dataset(
+        args.env, args.episodes, policy, args.out, args.seed, progress=True, num_envs=num_envs
+    )
+    if env is not None:
+        env.close()
+    print(f"recorded {args.episodes} episodes of {args.env} ({args.policy}) as {args.out}"
+          + (f": {result}" if result is not None else ""))  # fmt: skip
+    return 0

@@ -1,0 +1,99 @@
+"""``lucidgym render``: one episode as a GIF, an MP4, PNG frames or a window.
+
+With ``--model``, the real episode beside the world model's open-loop dream of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lucidgym.cli.options import CLIError, check_env, check_positive
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``lucidgym render`` to the sub-command parsers ``sub``."""
+    p = sub.add_parser(
+        "render",
+        help="render an episode as GIF/MP4/PNG frames, or real beside a model's dream",
+        description="Play one episode and write it as FILE.gif, FILE.mp4 or a folder of "
+        "PNG frames; with --model, the real episode beside the model's open-loop dream. "
+        "Without --out, opens a window (envs with a human render mode).",
+    )
+    p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+    p.add_argument("--agent", default=None, metavar="NAME", help="acting agent (default random)")
+    p.add_argument("--model", default=None, metavar="DIR", help="world-model checkpoint folder")
+    p.add_argument("--seed", type=int, default=0, help="episode seed")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's)")
+    p.add_argument("--out", default=None, metavar="FILE.gif|FILE.mp4|DIR", help="output")
+    p.set_defaults(func=run)
+
+
+def actor(env: Any, agent_name: str | None, seed: int) -> Any:
+    """``obs -> action`` of the agent ``agent_name`` on ``env`` (``None``: seeded random)."""
+    if agent_name is None:
+        env.action_space.seed(seed)
+        return lambda obs: env.action_space.sample()
+    from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
+    from lucidgym.benchmarks.specs import derived_seed
+
+    make_agent, names = resolve_agent_maker()
+    check_agents([agent_name], names)
+    agent = make_agent(agent_name, env)
+    agent.reset(seed=derived_seed(seed))
+    return agent.act
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render one episode."""
+    check_env(args.env)
+    check_positive("--max-steps", args.max_steps)
+    check_positive("--fps", args.fps)
+    import gymnasium as gym
+
+    from lucidgym.video import compose_dream_frames, dream_episode, play_episode, write_frames
+
+    modes = _render_modes(args.env)
+    if args.out is None:
+        if args.model is not None:
+            raise CLIError("--model needs --out (a .gif, .mp4 or a folder)")
+        if "human" not in modes:
+            raise CLIError(f"{args.env} has no human render mode; give --out FILE.gif|FILE.mp4|DIR")
+        env = gym.make(args.env, render_mode="human")
+        played = play_episode(env, actor(env, args.agent, args.seed), args.seed, args.max_steps)
+        env.close()
+        print(f"played {len(played.rewards)} steps, return {played.rewards.sum():.3f}")
+        return 0
+    if args.model is None and "rgb_array" not in modes:
+        raise CLIError(
+            f"{args.env} has no rgb_array render mode; render --model draws observations"
+        )
+    model = None
+    if args.model is not None:
+        from lucidgym.world_models.checkpoint import load_world_model
+
+        model = load_world_model(args.model)
+    env = gym.make(args.env, render_mode="rgb_array" if "rgb_array" in modes else None)
+    played = play_episode(env, actor(env, args.agent, args.seed), args.seed, args.max_steps)
+    fps = args.fps or int(env.metadata.get("render_fps") or 4)
+    if model is not None:
+        frames = compose_dream_frames(
+            played, dream_episode(model, played.obs, played.actions), env.observation_space
+        )
+    else:
+        frames = played.frames
+    env.close()
+    path = write_frames(frames, args.out, fps)
+    print(f"wrote {len(frames)} frames of {args.env} ({len(played.rewards)} steps, "
+          f"return {played.rewards.sum():.3f}) to {path}")  # fmt: skip
+    return 0
+
+
+def _render_modes(env_id: str) -> list[str]:
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    modes = list(env.metadata.get("render_modes", []))
+    env.close()
+    return modes

@@ -1,0 +1,205 @@
+"""``lucidgym train world-model`` and ``lucidgym train agent``.
+
+The trainer options of ``train world-model`` are generated from
+:class:`~lucidgym.world_models.trainer.TrainerConfig` (its defaults, its field docstrings
+as help); that imports torch, so they are added only when that sub-command is parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from lucidgym.cli.eval import DEFAULT_HORIZON, evaluate_model, print_metrics
+from lucidgym.cli.options import (
+    CLIError,
+    LazyParser,
+    add_config_options,
+    add_set_option,
+    check_env,
+    check_positive,
+    config_values,
+    parse_sets,
+)
+
+TRAINER_SKIP = ("log_dir",)
+"""TrainerConfig fields the command sets itself: the logs go into ``--out``/tensorboard."""
+
+TRAINER_DEFAULTS: dict[str, tuple[Any, str]] = {
+    # The trainer's fixed period would evaluate a short run once or never, so it would
+    # keep no best weights; the command scales the period with --steps instead.
+    "eval_interval": (None, "default: a quarter of --steps, at most 250"),
+}
+"""Where the command's default differs from TrainerConfig's: (default, what help shows)."""
+
+
+def add_parser(sub: Any) -> None:
+    """Add ``lucidgym train`` with ``world-model`` and ``agent`` to the parsers ``sub``."""
+    group = sub.add_parser("train", help="train a world model or an agent")
+    what = group.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=LazyParser)
+    what.add_parser(
+        "world-model",
+        help="train a world model of an environment",
+        description="Collect random episodes of --env (or read the Minari dataset --dataset), "
+        "train the --backend world model, evaluate it open-loop on fresh episodes, and write "
+        "model.safetensors, config.json, metrics.json and TensorBoard logs into --out.",
+        fill=_world_model_options,
+    )
+    what.add_parser(
+        "agent",
+        help="train a learning agent on real env steps and save it",
+        description="Train a Learner agent for --steps real env steps; writes "
+        "model.safetensors, config.json, curves.json and TensorBoard logs into --out.",
+        fill=_agent_options,
+    )
+
+
+def _world_model_options(p: argparse.ArgumentParser) -> None:
+    from lucidgym.world_models.trainer import TrainerConfig
+
+    p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+    p.add_argument("--backend", required=True, help="mlp, lstm, transformer, ensemble or rssm")
+    p.add_argument("--preset", help="a named backend config (rssm: kat2, pixels)")
+    add_set_option(p, "the backend's config", "--set hidden_size=256")
+    p.add_argument("--dataset", metavar="NAME", help="train on this Minari dataset")
+    p.add_argument(
+        "--episodes", type=int, default=400, help="random episodes to collect (default 400)"
+    )
+    p.add_argument(
+        "--eval-episodes", type=int, default=50, help="fresh episodes to evaluate on (default 50)"
+    )
+    p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON, help="open-loop horizon")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    trainer = p.add_argument_group("trainer options (TrainerConfig)")
+    add_config_options(trainer, TrainerConfig, skip=TRAINER_SKIP, defaults=TRAINER_DEFAULTS)
+    p.set_defaults(func=run_world_model)
+
+
+def run_world_model(args: argparse.Namespace) -> int:
+    """Collect or load data, train, evaluate and save."""
+    for name in ("--steps", "--episodes", "--eval-episodes", "--horizon", "--batch-size",
+                 "--seq-len", "--eval-interval", "--threads"):  # fmt: skip
+        check_positive(name, getattr(args, name[2:].replace("-", "_")))
+    check_env(args.env)
+    import torch
+
+    from lucidgym.world_models.checkpoint import save_world_model
+    from lucidgym.world_models.collect import collect_to_buffer, make_collection_env
+    from lucidgym.world_models.registry import WORLD_MODELS, config_from_dict, make_world_model
+    from lucidgym.world_models.trainer import Trainer, TrainerConfig, resolve_device
+
+    resolve_device(args.device)
+    if args.backend not in WORLD_MODELS:
+        raise CLIError(
+            f"unknown backend {args.backend!r}; valid backends: {', '.join(WORLD_MODELS)}"
+        )
+    backend_config = parse_sets(args.set)
+    config_from_dict(args.backend, backend_config, args.preset)  # refuse bad keys before any work
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {args.out!r} exists and is not a folder")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.dataset:
+        from lucidgym.world_models.datasets import load_dataset
+
+        buffer = load_dataset(args.dataset, seed=args.seed)
+    else:
+        env = make_collection_env(args.env, num_envs=min(64, args.episodes), seed=args.seed)
+        buffer = collect_to_buffer(env, args.episodes, "random", seed=args.seed)
+        env.close()
+    torch.manual_seed(args.seed)
+    model = make_world_model(
+        args.backend,
+        buffer.observation_space,
+        buffer.action_space,
+        preset=args.preset,
+        **backend_config,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    values = config_values(args, TrainerConfig, skip=TRAINER_SKIP)
+    if values["eval_interval"] is None:
+        values["eval_interval"] = max(1, min(250, args.steps // 4))
+    config = TrainerConfig(**values, log_dir=str(out / "tensorboard"))
+    history = Trainer(model, config).fit(buffer)
+    model.to("cpu")
+    metrics = evaluate_model(model, args.env, args.eval_episodes, args.horizon, 10_000 + args.seed)
+    metrics.update(
+        {
+            "env": args.env,
+            "backend": args.backend,
+            "preset": args.preset,
+            "train_steps": history.steps_done,
+            "train_wall_s": round(history.wall_s, 2),
+            "eval/loss": history.best_eval_loss,
+            **(history.train[-1] if history.train else {}),
+        }
+    )
+    save_world_model(model, out, metrics=metrics, env_id=args.env)
+    print_metrics(metrics, out)
+    return 0
+
+
+# -- train agent ---------------------------------------------------------------------
+
+
+def _agent_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
+    p.add_argument("--agent", required=True, metavar="NAME", help="a learning agent")
+    add_set_option(p, "the agent's config", "--set horizon=12 --set model=mlp")
+    p.add_argument("--steps", type=int, default=10_000, help="real env steps (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of training")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=run_agent)
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Train and save a learning agent."""
+    check_positive("--steps", args.steps)
+    check_env(args.env)
+    agent_config = parse_sets(args.set)
+    import gymnasium as gym
+    import torch
+
+    from lucidgym.agents.protocol import Learner
+    from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
+    from lucidgym.files import atomic_write_json
+
+    make_agent, names = resolve_agent_maker()
+    check_agents([args.agent], names)
+    torch.manual_seed(args.seed)
+    env = gym.make(args.env)
+    agent = make_agent(args.agent, env, **agent_config)
+    if not isinstance(agent, Learner):
+        raise CLIError(
+            f"agent {args.agent!r} does not learn (it has no learn/save); nothing to train"
+        )
+    start = time.perf_counter()
+    curves = agent.learn(env, args.steps, seed=args.seed)
+    env.close()
+    out = Path(args.out)
+    agent.save(out)
+    atomic_write_json(out / "curves.json", {k: [float(v) for v in vs] for k, vs in curves.items()})
+    _log_curves(out / "tensorboard", curves)
+    returns = curves.get("episode_return", [])
+    tail = f", last episode return {returns[-1]:.3f}" if returns else ""
+    print(f"trained {args.agent} on {args.env} for {args.steps} steps in "
+          f"{time.perf_counter() - start:.1f} s{tail}; saved to {out}")  # fmt: skip
+    return 0
+
+
+def _log_curves(log_dir: Path, curves: dict[str, list[float]]) -> None:
+    """TensorBoard scalars ``charts/<name>`` against the env steps of each point."""
+    steps = curves.get("env_steps", [])
+    if not steps:
+        return
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(log_dir))
+    for name, values in curves.items():
+        if name != "env_steps" and len(values) == len(steps):
+            for step, value in zip(steps, values, strict=True):
+                writer.add_scalar(f"charts/{name}", float(value), int(step))
+    writer.close()

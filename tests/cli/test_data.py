@@ -1,0 +1,46 @@
+import pytest
+
+from lucidgym.cli import main
+
+
+def test_data_records_a_tiny_minari_dataset(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    name = "lucidgym/echo/random-v0"
+    argv = ["data", "--env", "PatternEcho-v0", "--episodes", "2", "--out", name]
+    assert main(argv) == 0
+    import minari
+
+    dataset = minari.load_dataset(name)
+    assert dataset.total_episodes == 2
+    assert main(["data", "--env", "PatternEcho-v0", "--episodes", "2", "--policy", "psychic",
+                 "--out", "x/y/z-v0"]) == 2  # fmt: skip
+
+
+def test_data_reactive_uses_the_envs_expert_rules(tmp_path, monkeypatch):
+    pytest.importorskip("minari")
+    import gymnasium as gym
+    import numpy as np
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    echo = type(gym.make("PatternEcho-v0").unwrapped)
+    rules = []
+
+    def rules_of(obs):
+        rules.append(obs.shape)
+        return np.argmax(obs[:, :8], axis=1)
+
+    def expert_policy(self):
+        return rules_of
+
+    monkeypatch.setattr(echo, "expert_policy", expert_policy, raising=False)
+    name = "lucidgym/echo/expert-v0"
+    argv = ["data", "--env", "PatternEcho-v0", "--episodes", "3", "--policy", "reactive"]
+    assert main([*argv, "--out", name]) == 0
+    import minari
+
+    episodes = list(minari.load_dataset(name).iterate_episodes())
+    assert len(episodes) == 3 and rules and len(rules[0]) == 2
+    for episode in episodes:
+        shown = np.argmax(episode.observations[:-1, :8], axis=1)
+        assert np.array_equal(episode.actions, shown) and episode.rewards.sum() == 32

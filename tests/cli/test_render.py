@@ -1,0 +1,53 @@
+import numpy as np
+
+from lucidgym.cli import main
+
+
+def test_render_gif_and_png_frames(tmp_path, capsys):
+    import imageio.v2 as imageio
+
+    gif = tmp_path / "echo.gif"
+    assert main(["render", "--env", "PatternEcho-v0", "--max-steps", "5", "--out", str(gif)]) == 0
+    frames = imageio.mimread(gif)
+    assert len(frames) == 6  # the reset frame and one per step
+    folder = tmp_path / "frames"
+    assert (
+        main(["render", "--env", "PatternEcho-v0", "--max-steps", "3", "--out", str(folder)]) == 0
+    )
+    pngs = sorted(folder.glob("frame_*.png"))
+    assert [p.name for p in pngs] == [f"frame_{i:05d}.png" for i in range(4)]
+    assert imageio.imread(pngs[0]).ndim == 3
+    assert main(["render", "--env", "PatternEcho-v0", "--out", str(tmp_path / "x.avi")]) == 2
+
+
+def test_render_model_shows_real_beside_dream(tmp_path):
+    import gymnasium as gym
+    import imageio.v2 as imageio
+
+    from lucidgym.video import compose_dream_frames, play_episode
+    from lucidgym.world_models.checkpoint import save_world_model
+    from lucidgym.world_models.registry import make_world_model
+
+    env = gym.make("PatternEcho-v0")
+    model = make_world_model("mlp", env.observation_space, env.action_space)
+    save_world_model(model, tmp_path / "model")
+    out = tmp_path / "dream.gif"
+    argv = ["render", "--env", "PatternEcho-v0", "--model", str(tmp_path / "model"),
+            "--max-steps", "4", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert len(imageio.mimread(out)) == 4
+    played = play_episode(env, lambda obs: 0, seed=0, max_steps=3)
+    perfect = compose_dream_frames(played, played.obs[1:], env.observation_space)
+    wrong = compose_dream_frames(played, 1.0 - played.obs[1:], env.observation_space)
+    # The error gauge is the only part that differs: empty for a perfect dream.
+    assert not np.array_equal(perfect[0], wrong[0])
+    assert np.array_equal(perfect[0][40:], perfect[0][40:])
+
+
+def test_render_plays_the_named_agent(tmp_path, toy_agents, capsys):
+    out = tmp_path / "echo.gif"
+    argv = ["render", "--env", "PatternEcho-v0", "--agent", "echo", "--max-steps", "5"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "(5 steps, return 5.000)" in capsys.readouterr().out
+    assert main([*argv[:3], "--agent", "wizard", "--out", str(out)]) == 2
+    assert "wizard" in capsys.readouterr().err
