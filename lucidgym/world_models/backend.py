@@ -33,6 +33,12 @@ class WorldModelBase(nn.Module):
     name: ClassVar[str] = ""
     """The registry name of the backend."""
 
+    config_class: ClassVar[type[Any]]
+    """The backend's config dataclass (every field a keyword of ``make_world_model``)."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Named sets of config values (``make_world_model(..., preset=NAME)``)."""
+
     STOCHASTIC_DREAMS: ClassVar[dict[str, Any] | None] = None
     """Config values under which repeated dreams from one state differ, or ``None``.
 

@@ -22,11 +22,11 @@ import gymnasium as gym
 
 from lucidgym.configs import build_config
 from lucidgym.world_models.backend import WorldModelBase
-from lucidgym.world_models.backends.ensemble import EnsembleConfig, EnsembleWorldModel
-from lucidgym.world_models.backends.lstm import LSTMConfig, LSTMWorldModel
-from lucidgym.world_models.backends.mlp import MLPConfig, MLPWorldModel
-from lucidgym.world_models.backends.rssm import RSSM_PRESETS, RSSMConfig, RSSMWorldModel
-from lucidgym.world_models.backends.transformer import TransformerConfig, TransformerWorldModel
+from lucidgym.world_models.backends.ensemble import EnsembleWorldModel
+from lucidgym.world_models.backends.lstm import LSTMWorldModel
+from lucidgym.world_models.backends.mlp import MLPWorldModel
+from lucidgym.world_models.backends.rssm import RSSMWorldModel
+from lucidgym.world_models.backends.transformer import TransformerWorldModel
 
 WORLD_MODELS: dict[str, type[WorldModelBase]] = {
     "mlp": MLPWorldModel,
@@ -35,18 +35,14 @@ WORLD_MODELS: dict[str, type[WorldModelBase]] = {
     "ensemble": EnsembleWorldModel,
     "rssm": RSSMWorldModel,
 }
-"""Backend classes by registry name."""
+"""Backend classes by registry name: the one list of world models."""
 
-CONFIGS: dict[str, type[Any]] = {
-    "mlp": MLPConfig,
-    "lstm": LSTMConfig,
-    "transformer": TransformerConfig,
-    "ensemble": EnsembleConfig,
-    "rssm": RSSMConfig,
+CONFIGS: dict[str, type[Any]] = {name: cls.config_class for name, cls in WORLD_MODELS.items()}
+"""Config dataclasses by backend name (each backend's ``config_class``)."""
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    name: cls.PRESETS for name, cls in WORLD_MODELS.items() if cls.PRESETS
 }
-"""Config dataclasses by backend name."""
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rssm": RSSM_PRESETS}
 """Named config presets by backend name (``rssm``: ``kat2``, ``pixels``)."""
 
 

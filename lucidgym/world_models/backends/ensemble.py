@@ -86,6 +86,7 @@ class EnsembleWorldModel(WorldModelBase):
     """
 
     name = "ensemble"
+    config_class = EnsembleConfig
     STOCHASTIC_DREAMS = {"imagine_mode": "random", "sample": True}
 
     def __init__(

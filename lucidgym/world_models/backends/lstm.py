@@ -58,6 +58,7 @@ class LSTMWorldModel(WorldModelBase):
     """
 
     name = "lstm"
+    config_class = LSTMConfig
 
     def __init__(
         self,

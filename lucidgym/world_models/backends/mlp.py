@@ -52,6 +52,7 @@ class MLPWorldModel(WorldModelBase):
     """
 
     name = "mlp"
+    config_class = MLPConfig
 
     def __init__(
         self,

@@ -139,6 +139,8 @@ class RSSMWorldModel(WorldModelBase):
     """
 
     name = "rssm"
+    config_class = RSSMConfig
+    PRESETS = RSSM_PRESETS
     STOCHASTIC_DREAMS = {"imagine_sample": True}
 
     def __init__(

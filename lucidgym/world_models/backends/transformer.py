@@ -110,6 +110,7 @@ class TransformerWorldModel(WorldModelBase):
     """
 
     name = "transformer"
+    config_class = TransformerConfig
 
     def __init__(
         self,
