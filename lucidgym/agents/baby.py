@@ -322,6 +322,10 @@ class BabyAgent:
 
     # -- files -----------------------------------------------------------------------
 
+    def settings(self) -> dict[str, Any]:
+        """The config dataclass, as JSON."""
+        return dataclasses.asdict(self.config)
+
     def save(self, path: str | Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` into the folder ``path``."""
         meta = {

@@ -23,6 +23,7 @@ from lucidgym.agents.protocol import (
     env_name,
     expert_policy,
     register_agent,
+    settings_of,
 )
 from lucidgym.configs import check_keys
 from lucidgym.types import BatchedPolicy
@@ -39,6 +40,11 @@ class RandomAgent:
     def __init__(self, env: gym.Env[Any, Any], seed: int = 0) -> None:
         self.action_space = copy.deepcopy(env.action_space)
         self.action_space.seed(seed)
+        self.seed = seed
+
+    def settings(self) -> dict[str, Any]:
+        """The seed."""
+        return {"seed": self.seed}
 
     def reset(self, *, seed: int | None = None) -> None:
         """Re-seed the draws when ``seed`` is given."""
@@ -65,6 +71,10 @@ class ExpertAgent:
     def __init__(self, env: gym.Env[Any, Any], policy: BatchedPolicy) -> None:
         self.env = env
         self.policy = policy
+
+    def settings(self) -> dict[str, Any]:
+        """The rules have no options."""
+        return {"policy": "expert rules"}
 
     def reset(self, *, seed: int | None = None) -> None:
         """The rules keep no memory."""
@@ -94,6 +104,10 @@ class ModelFreeReactiveAgent:
 
         self.algo = algo
         self.inner = make_sb3_agent(algo, env, **config)
+
+    def settings(self) -> dict[str, Any]:
+        """The SB3 learner's settings."""
+        return settings_of(self.inner)
 
     @property
     def trained_env_steps(self) -> int:

@@ -377,6 +377,10 @@ class DynaAgent:
              "slow_critic": self.slow_critic}
         )  # fmt: skip
 
+    def settings(self) -> dict[str, Any]:
+        """The config dataclass, as JSON."""
+        return dataclasses.asdict(self.config)
+
     def save(self, path: str | Path) -> None:
         """Write ``model.safetensors`` (model, actor, critics) and ``config.json``."""
         space = self.observation_space

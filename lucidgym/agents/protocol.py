@@ -32,7 +32,12 @@ class Transition(NamedTuple):
 
 @runtime_checkable
 class Agent(Protocol):
-    """Something that acts in an environment."""
+    """Something that acts in an environment.
+
+    An agent may also offer ``settings() -> dict``: its full configuration as JSON-ready
+    values (its config dataclass, its planner's and its model's), which benchmarks record
+    with every run. lucidgym's agents all do.
+    """
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start an episode (clears per-episode memory; ``seed`` fixes the agent's draws)."""
@@ -87,6 +92,12 @@ def register_agent(name: str) -> Callable[[AgentFactory], AgentFactory]:
         return factory
 
     return decorator
+
+
+def settings_of(agent: Any) -> dict[str, Any]:
+    """``agent.settings()`` where the agent offers it, else ``{}``."""
+    settings = getattr(agent, "settings", None)
+    return dict(settings()) if callable(settings) else {}
 
 
 def env_name(env: gym.Env[Any, Any]) -> str:

@@ -46,6 +46,9 @@ class RunRecord:
     """Wall time of the run (training and evaluation) in seconds."""
     success_rate: float | None = None
     """Fraction of successes where the env reports ``info["success"]``, else ``None``."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The agent's full settings (``agent.settings()``: its, its planner's and its
+    model's config), as it ran."""
     curves: dict[str, list[float]] = field(default_factory=dict)
     """Training curves (``env_steps``, ``episode_return``, ...); written to
     ``learning_curves.json``, not to ``runs``."""
@@ -93,8 +96,44 @@ def machine_info(argv: list[str] | None = None) -> dict[str, Any]:
         "torch": torch.__version__,
         "gymnasium": gymnasium.__version__,
         "lucidgym": __version__,
+        **{name: _version(name) for name in RECORDED_PACKAGES},
+        "git_commit": _git_commit(),
         "command": list(sys.argv if argv is None else argv),
     }
+
+
+RECORDED_PACKAGES = ("numpy", "numba", "stable-baselines3", "minari")
+"""Packages whose installed versions ``machine_info`` records (``None``: not installed)."""
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    """The commit of the lucidgym checkout that ran (``+dirty`` with local changes), if any."""
+    import subprocess
+
+    source = Path(__file__).resolve().parents[2]
+    if not (source / "pyproject.toml").is_file():
+        return None  # an installed package: whatever repository holds it is not its source
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None  # an installed package, not a checkout, or no git
+    return f"{commit}+dirty" if changed else commit
 
 
 def _cpu_model() -> str:

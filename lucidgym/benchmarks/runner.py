@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from lucidgym.agents.experience import SuccessCount
-from lucidgym.agents.protocol import Agent, Learner, Transition
+from lucidgym.agents.protocol import Agent, Learner, Transition, settings_of
 from lucidgym.benchmarks.results import BenchResults, RunRecord, WorldModelRecord, machine_info
 from lucidgym.benchmarks.specs import (
     RunSpec,
@@ -55,6 +55,31 @@ def check_agents(names: list[str], available: list[str]) -> None:
             f"unknown or unavailable agent(s) {', '.join(missing)}; "
             f"available: {', '.join(sorted(available))}, sb3:<ALGO>"
         )
+
+
+def check_buildable(runs: list[RunSpec], make_agent: AgentMaker) -> None:
+    """Build every distinct agent of ``runs`` once, on the CPU, before anything trains.
+
+    A bad name, option or missing extra then stops the suite at once, before the first
+    run and before any results file is written, not in the middle of it.
+
+    Raises:
+        ValueError: naming the agent, its env and model, and the problem.
+    """
+    seen = set()
+    for spec in runs:
+        key = repr((spec.env, spec.env_kwargs, spec.agent, spec.model, spec.agent_config))
+        if key in seen:
+            continue
+        seen.add(key)
+        env = gym.make(spec.env, **spec.env_kwargs)
+        try:
+            build_agent(make_agent, spec, env, "cpu")
+        except (TypeError, ValueError) as err:
+            model = "" if spec.model == "none" else f" (model {spec.model})"
+            raise ValueError(f"agent {spec.agent_label} on {spec.env}{model}: {err}") from err
+        finally:
+            env.close()
 
 
 def build_agent(
@@ -128,6 +153,7 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         # An oracle planner plans over this very env's state, so the agent is built on
         # the env it is evaluated on; learners train on it too (evaluation seeds differ).
         agent = build_agent(make_agent, spec, env, device)
+        settings = settings_of(agent)
         curves: dict[str, list[float]] = {}
         env_steps = 0
         if spec.budget > 0 and hasattr(agent, "learn") and not isinstance(agent, Learner):
@@ -154,6 +180,7 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         env_steps=env_steps,
         wall_s=time.perf_counter() - start,
         success_rate=success,
+        config=settings,
         curves=curves,
     )
 
@@ -202,6 +229,8 @@ def run_suite(
     if make_agent is None and suite.runs:
         make_agent, available = resolve_agent_maker()
         check_agents([spec.agent for spec in suite.runs], available)
+    if make_agent is not None:
+        check_buildable(suite.runs, make_agent)
     if suite.throughput is not None:
         check_throughput(suite.throughput)
     results = BenchResults(suite=suite.name, machine=machine_info(argv))

@@ -17,6 +17,7 @@ from lucidgym.cli.options import (
     add_set_option,
     check_env,
     check_model,
+    check_out_folder,
     check_positive,
     parse_set,
     print_table,
@@ -113,16 +114,12 @@ def _suite(args: argparse.Namespace) -> Any:
 
 
 def _with_agent_config(suite: Any, pairs: list[str]) -> Any:
-    """``suite`` with the ``--set`` pairs in its runs' agent configs, each agent built once.
+    """``suite`` with the ``--set`` pairs in its runs' agent configs.
 
-    Building every changed agent (on the CPU) before anything trains turns an unknown
-    key or a bad value into an error at once, not in the middle of the suite.
+    The runner builds every agent once before anything trains, so an unknown key or a
+    bad value is an error at once, not in the middle of the suite.
     """
     import dataclasses
-
-    import gymnasium as gym
-
-    from lucidgym.benchmarks.runner import build_agent, resolve_agent_maker
 
     agents = sorted({run.agent for run in suite.runs})
     changes: dict[str | None, dict[str, Any]] = {}
@@ -135,20 +132,6 @@ def _with_agent_config(suite: Any, pairs: list[str]) -> Any:
     for run in suite.runs:
         change = {**changes.get(None, {}), **changes.get(run.agent, {})}
         runs.append(dataclasses.replace(run, agent_config={**run.agent_config, **change}))
-    make_agent = resolve_agent_maker()[0]
-    checked = set()
-    for run in runs:
-        key = repr((run.env, run.env_kwargs, run.agent, run.model, run.agent_config))
-        if run.agent_config == {} or key in checked:
-            continue
-        checked.add(key)
-        env = gym.make(run.env, **run.env_kwargs)
-        try:
-            build_agent(make_agent, run, env, "cpu")
-        except (TypeError, ValueError) as err:
-            raise CLIError(f"--set: agent {run.agent} on {run.env}: {err}") from err
-        finally:
-            env.close()
     return dataclasses.replace(suite, runs=runs)
 
 
@@ -172,8 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if args.set:
         suite = _with_agent_config(suite, args.set)
     out = Path(args.out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
-    if (out / "results.json").exists() and not args.force:
-        raise CLIError(f"{out} already holds results.json; pass --force to overwrite it")
+    check_out_folder(out, args.force, holds=_holds_results)
     import json
 
     from lucidgym.benchmarks.plots import write_plots
@@ -208,3 +190,24 @@ def _throughput_line(row: dict[str, Any]) -> str:
         )
     speed = row.get("steps_per_s", row.get("decisions_per_s", float("nan")))
     return f"{row['kind']:8} {row['env']:22} {row['name']:8} {speed:14.1f}/s{detail}"
+
+
+def _holds_results(folder: Path) -> str | None:
+    """What of a benchmark's is in ``folder`` that ``--force`` would overwrite, if anything.
+
+    A results file without a single finished run (a suite that stopped before its
+    first run) is not worth keeping, so it does not block a rerun.
+    """
+    import json
+
+    path = folder / "results.json"
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text())
+        finished = sum(
+            len(payload.get(key) or []) for key in ("runs", "world_models", "throughput")
+        )
+    except (ValueError, AttributeError):
+        return "results.json (unreadable)"
+    return f"results.json with {finished} finished runs" if finished else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lucidgym.cli.options import CLIError, check_env, check_positive
+from lucidgym.cli.options import CLIError, check_env, check_extra, check_positive
 from lucidgym.cli.render import actor
 
 VECTOR_COPIES = 256
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     check_positive("--episodes", args.episodes)
     if args.policy not in ("random", "reactive"):
         raise CLIError(f"unknown policy {args.policy!r}; valid policies: random, reactive")
+    check_extra("minari", "data", "lucidgym data")
     from lucidgym.world_models.datasets import record_dataset
 
     policy: Any = "random"
@@ -50,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         env = gym.make(args.env)
         # The env's expert rules act on a batch of observations, so they drive many copies
         # of the vector env; the learned reactive agent acts on one observation at a time.
-        hook = getattr(env.unwrapped, "expert_policy", None)
-        policy = hook() if callable(hook) else None
+        from lucidgym.agents.protocol import expert_policy
+
+        policy = expert_policy(env)
         if policy is None:
             policy = actor(env, "reactive", args.seed)
             num_envs = 1

@@ -8,11 +8,16 @@ every sub-command module.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lucidgym.configs import field_docs
@@ -48,6 +53,80 @@ def check_model(model: str) -> None:
     valid = ["oracle", "none", *sorted(WORLD_MODELS)]
     if model not in valid:
         raise CLIError(f"unknown model {model!r}; valid models: {', '.join(valid)}")
+
+
+def check_extra(module: str, extra: str, what: str) -> None:
+    """Refuse ``what`` in one line, naming the extra to install, where ``module`` is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise CLIError(
+            f'{what} needs {module}, which is not installed: pip install "lucidgym[{extra}]"'
+        )
+
+
+def check_out_folder(
+    folder: Path, force: bool, *, holds: Callable[[Path], str | None] | None = None
+) -> None:
+    """Refuse to write into ``folder`` when that would overwrite something, unless ``force``.
+
+    Args:
+        folder: the ``--out`` folder (it may not exist yet).
+        force: ``--force`` was given.
+        holds: what in an existing folder counts as work to keep (a description, or
+            ``None`` for nothing); default: anything in it.
+
+    Raises:
+        CLIError: ``folder`` is a file, or holds work and ``force`` is not given; the
+            message says what is there.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise CLIError(f"--out {str(folder)!r} is a file, not a folder")
+    if force or not folder.is_dir():
+        return
+    if holds is None:
+        entries = sorted(p.name for p in folder.iterdir())
+        there = ", ".join(entries[:5]) + (
+            f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+        )
+        what = there or None
+    else:
+        what = holds(folder)
+    if what:
+        raise CLIError(f"{folder} already holds {what}; pass --force to overwrite it")
+
+
+@contextlib.contextmanager
+def fresh_output(
+    folder: Path, force: bool, *, holds: Callable[[Path], str | None] | None = None
+) -> Iterator[Path]:
+    """A new folder to write into, swapped in for ``folder`` only when the work succeeds.
+
+    :func:`check_out_folder` first; then the command writes into a hidden sibling, so an
+    error or Ctrl-C midway leaves ``folder`` (an earlier result, with ``--force``) as it
+    was, and the finished output replaces it whole: no file of the old one is left mixed
+    into the new.
+    """
+    check_out_folder(folder, force, holds=holds)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # No dot after the name: a suffix would make the folder look like a file name.
+    stem = folder.name.replace(".", "_")
+    work = Path(tempfile.mkdtemp(prefix=f".{stem}-partial-", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(work, 0o777 & ~umask)  # mkdtemp gives 0700; give a normal folder's mode
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if folder.exists():
+        old = folder.with_name(f".{stem}-old-{os.getpid()}")
+        os.replace(folder, old)
+        os.replace(work, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, folder)
 
 
 def print_table(rows: list[list[str]]) -> None:

@@ -6,9 +6,10 @@ With ``--model``, the real episode beside the world model's open-loop dream of i
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-from lucidgym.cli.options import CLIError, check_env, check_positive
+from lucidgym.cli.options import CLIError, check_env, check_out_folder, check_positive, fresh_output
 
 
 def add_parser(sub: Any) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--fps", type=int, default=None, help="frames per second (default: the env's)")
     p.add_argument("--out", default=None, metavar="FILE.gif|FILE.mp4|DIR", help="output")
+    p.add_argument("--force", action="store_true", help="replace an --out that exists")
     p.set_defaults(func=run)
 
 
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         env.close()
         print(f"played {len(played.rewards)} steps, return {played.rewards.sum():.3f}")
         return 0
+    _check_target(Path(args.out), args.force)
     if args.model is None and "rgb_array" not in modes:
         raise CLIError(
             f"{args.env} has no rgb_array render mode; render --model draws observations"
@@ -84,10 +87,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         frames = played.frames
     env.close()
-    path = write_frames(frames, args.out, fps)
+    path = Path(args.out)
+    if path.suffix:
+        write_frames(frames, path, fps)
+    else:  # a folder of PNG frames: replaced whole, so no frame of an older render stays
+        with fresh_output(path, args.force) as work:
+            write_frames(frames, work, fps)
     print(f"wrote {len(frames)} frames of {args.env} ({len(played.rewards)} steps, "
           f"return {played.rewards.sum():.3f}) to {path}")  # fmt: skip
     return 0
+
+
+def _check_target(out: Path, force: bool) -> None:
+    """Refuse to overwrite an existing file, or a folder that holds files, unless ``force``."""
+    if out.suffix:
+        if out.is_dir():
+            raise CLIError(f"--out {str(out)!r} is a folder; name a .gif or .mp4 file")
+        if out.exists() and not force:
+            raise CLIError(f"{out} already exists; pass --force to overwrite it")
+    else:
+        check_out_folder(out, force)
 
 
 def _render_modes(env_id: str) -> list[str]:

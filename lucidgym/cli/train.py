@@ -19,8 +19,11 @@ from lucidgym.cli.options import (
     add_config_options,
     add_set_option,
     check_env,
+    check_extra,
+    check_out_folder,
     check_positive,
     config_values,
+    fresh_output,
     parse_sets,
 )
 
@@ -72,6 +75,7 @@ def _world_model_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON, help="open-loop horizon")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="replace an --out that holds files")
     trainer = p.add_argument_group("trainer options (TrainerConfig)")
     add_config_options(trainer, TrainerConfig, skip=TRAINER_SKIP, defaults=TRAINER_DEFAULTS)
     p.set_defaults(func=run_world_model)
@@ -98,11 +102,11 @@ def run_world_model(args: argparse.Namespace) -> int:
     backend_config = parse_sets(args.set)
     config_from_dict(args.backend, backend_config, args.preset)  # refuse bad keys before any work
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {args.out!r} exists and is not a folder")
+    check_out_folder(out, args.force)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.dataset:
+        check_extra("minari", "data", "--dataset")
         from lucidgym.world_models.datasets import load_dataset
 
         buffer = load_dataset(args.dataset, seed=args.seed)
@@ -118,26 +122,28 @@ def run_world_model(args: argparse.Namespace) -> int:
         preset=args.preset,
         **backend_config,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    values = config_values(args, TrainerConfig, skip=TRAINER_SKIP)
-    if values["eval_interval"] is None:
-        values["eval_interval"] = max(1, min(250, args.steps // 4))
-    config = TrainerConfig(**values, log_dir=str(out / "tensorboard"))
-    history = Trainer(model, config).fit(buffer)
-    model.to("cpu")
-    metrics = evaluate_model(model, args.env, args.eval_episodes, args.horizon, 10_000 + args.seed)
-    metrics.update(
-        {
-            "env": args.env,
-            "backend": args.backend,
-            "preset": args.preset,
-            "train_steps": history.steps_done,
-            "train_wall_s": round(history.wall_s, 2),
-            "eval/loss": history.best_eval_loss,
-            **(history.train[-1] if history.train else {}),
-        }
-    )
-    save_world_model(model, out, metrics=metrics, env_id=args.env)
+    with fresh_output(out, args.force) as work:
+        values = config_values(args, TrainerConfig, skip=TRAINER_SKIP)
+        if values["eval_interval"] is None:
+            values["eval_interval"] = max(1, min(250, args.steps // 4))
+        config = TrainerConfig(**values, log_dir=str(work / "tensorboard"))
+        history = Trainer(model, config).fit(buffer)
+        model.to("cpu")
+        metrics = evaluate_model(
+            model, args.env, args.eval_episodes, args.horizon, 10_000 + args.seed
+        )
+        metrics.update(
+            {
+                "env": args.env,
+                "backend": args.backend,
+                "preset": args.preset,
+                "train_steps": history.steps_done,
+                "train_wall_s": round(history.wall_s, 2),
+                "eval/loss": history.best_eval_loss,
+                **(history.train[-1] if history.train else {}),
+            }
+        )
+        save_world_model(model, work, metrics=metrics, env_id=args.env)
     print_metrics(metrics, out)
     return 0
 
@@ -152,6 +158,7 @@ def _agent_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=10_000, help="real env steps (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of training")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="replace an --out that holds files")
     p.set_defaults(func=run_agent)
 
 
@@ -160,6 +167,8 @@ def run_agent(args: argparse.Namespace) -> int:
     check_positive("--steps", args.steps)
     check_env(args.env)
     agent_config = parse_sets(args.set)
+    out = Path(args.out)
+    check_out_folder(out, args.force)
     import gymnasium as gym
     import torch
 
@@ -179,10 +188,11 @@ def run_agent(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     curves = agent.learn(env, args.steps, seed=args.seed)
     env.close()
-    out = Path(args.out)
-    agent.save(out)
-    atomic_write_json(out / "curves.json", {k: [float(v) for v in vs] for k, vs in curves.items()})
-    _log_curves(out / "tensorboard", curves)
+    with fresh_output(out, args.force) as work:
+        agent.save(work)
+        curves_json = {k: [float(v) for v in vs] for k, vs in curves.items()}
+        atomic_write_json(work / "curves.json", curves_json)
+        _log_curves(work / "tensorboard", curves)
     returns = curves.get("episode_return", [])
     tail = f", last episode return {returns[-1]:.3f}" if returns else ""
     print(f"trained {args.agent} on {args.env} for {args.steps} steps in "

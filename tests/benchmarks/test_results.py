@@ -17,7 +17,7 @@ from lucidgym.benchmarks.suites import Suite
 
 from .conftest import make_toy_agent
 
-RUN_KEYS = {"env", "agent", "model", "seed", "episode_returns", "env_steps", "wall_s"}
+RUN_KEYS = {"env", "agent", "model", "seed", "episode_returns", "env_steps", "wall_s", "config"}
 SUMMARY_KEYS = {
     "env", "agent", "model", "mean_return", "ci95", "improvement_vs_reactive_pct",
     "improvement_ci95",
@@ -46,6 +46,8 @@ def test_results_json_has_the_design_schema(tmp_path):
     machine = doc["machine"]
     for key in ("cpu", "cores", "torch", "gymnasium", "lucidgym", "python", "command"):
         assert key in machine
+    for key in ("numba", "stable-baselines3", "minari", "git_commit"):
+        assert key in machine  # None where not installed, or not a checkout
     assert machine["command"] == ["lucidgym", "bench"]
     for run in doc["runs"]:
         assert RUN_KEYS <= set(run) <= RUN_KEYS | {"success_rate"}
@@ -95,7 +97,8 @@ def test_results_files_get_normal_permissions(tmp_path):
 
 
 class _Interrupt:
-    """An agent maker whose third agent is interrupted (Ctrl-C) mid-episode."""
+    """An agent maker whose fourth agent (the third run's: the suite first builds each
+    distinct agent once, to check it) is interrupted (Ctrl-C) mid-episode."""
 
     def __init__(self) -> None:
         self.built = 0
@@ -103,7 +106,7 @@ class _Interrupt:
     def __call__(self, name, env, **config):
         self.built += 1
         agent = make_toy_agent(name, env, **config)
-        if self.built == 3:
+        if self.built == 4:
 
             def interrupted(obs):
                 raise KeyboardInterrupt
@@ -170,3 +173,20 @@ def test_variants_and_budgets_of_one_agent_stay_apart_in_the_summary(tmp_path):
     assert [rows[a]["env_steps"] for a in rows] == [0, 32, 96]
     assert [r.agent for r in doc.runs][-1] == "counter[longer]"
     assert "counter[longer]" in (tmp_path / "summary.md").read_text()
+
+
+def test_runs_record_the_agents_full_settings(tmp_path):
+    from lucidgym.agents import make_agent
+    from lucidgym.benchmarks.runner import run_one
+    from lucidgym.benchmarks.specs import RunSpec
+
+    spec = RunSpec("Tutoring-v0", "mcts", "oracle", episodes=1, agent_config={"num_simulations": 4})
+    record = run_one(spec, make_agent)
+    assert record.config["planner"]["num_simulations"] == 4
+    assert record.config["planner"]["rollout_depth"] == 12  # the default over expert rules
+    assert record.config["agent"]["model"] == "oracle"
+    learned = RunSpec("CartPole-v1", "greedy", "mlp", episodes=1, budget=20,
+                      agent_config={"learning": {"train_steps": 2, "seq_len": 4}})  # fmt: skip
+    config = run_one(learned, make_agent).config
+    assert config["model"]["backend"] == "mlp" and "hidden_size" in config["model"]
+    assert config["agent"]["learning"]["train_steps"] == 2

@@ -49,5 +49,5 @@ def test_render_plays_the_named_agent(tmp_path, toy_agents, capsys):
     argv = ["render", "--env", "PatternEcho-v0", "--agent", "echo", "--max-steps", "5"]
     assert main([*argv, "--out", str(out)]) == 0
     assert "(5 steps, return 5.000)" in capsys.readouterr().out
-    assert main([*argv[:3], "--agent", "wizard", "--out", str(out)]) == 2
+    assert main([*argv[:3], "--agent", "wizard", "--out", str(tmp_path / "wizard.gif")]) == 2
     assert "wizard" in capsys.readouterr().err

@@ -128,6 +128,10 @@ class OraclePlanningAgent:
             self._expected_obs = np.asarray(self._dynamics.observe(after))[0]
         return to_env_action(self.env.action_space, action)
 
+    def settings(self) -> dict[str, Any]:
+        """The shared options and the planner's."""
+        return {"agent": self.config.to_dict(), "planner": dataclasses.asdict(self.planner.config)}
+
     def observe(self, transition: Transition) -> None:
         """The simulator is exact: nothing to learn."""
 
@@ -258,6 +262,14 @@ class ModelPlanningAgent:
                 curves["episode_return"].append(ep_return)
         self.trained_env_steps = steps
         return curves
+
+    def settings(self) -> dict[str, Any]:
+        """The shared options, the planner's and the world model's whole config."""
+        return {
+            "agent": self.config.to_dict(),
+            "planner": dataclasses.asdict(self.planner_config),
+            "model": {"backend": self.model.name, **dataclasses.asdict(self.model.config)},
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the world model (``model.safetensors``, ``config.json``) and ``agent.json``."""

@@ -28,6 +28,13 @@ from lucidgym.files import (
     space_to_json,
 )
 
+SETTINGS_RECORDED = (
+    "learning_rate", "gamma", "n_steps", "batch_size", "n_epochs", "gae_lambda", "clip_range",
+    "ent_coef", "vf_coef", "max_grad_norm", "buffer_size", "learning_starts", "tau",
+    "train_freq", "gradient_steps", "target_update_interval", "exploration_fraction", "n_envs",
+)  # fmt: skip
+"""Attributes of an SB3 algorithm that :meth:`SB3Agent.settings` records where set."""
+
 
 def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
     """The algorithms ``stable_baselines3`` exports, by class name (``PPO``, ``DQN``, ...)."""
@@ -171,6 +178,21 @@ class SB3Agent:
         # count can pass total_steps: 20,480 for 20,000 with PPO's default 2,048.
         self.trained_env_steps = int(self.model.num_timesteps)
         return callback.curves
+
+    def settings(self) -> dict[str, Any]:
+        """The algorithm, the options given and the hyperparameters SB3 settled on."""
+        effective = {}
+        for name in SETTINGS_RECORDED:
+            value = getattr(self.model, name, None)
+            if isinstance(value, bool | int | float | str):
+                effective[name] = value
+        return {
+            "algo": self.algo,
+            "policy": self.policy_name,
+            "deterministic": self.deterministic,
+            "kwargs": self.kwargs,
+            "hyperparameters": effective,
+        }
 
     def save(self, path: str | Path) -> None:
         """Write the policy's ``model.safetensors`` and ``config.json`` into ``path``."""
