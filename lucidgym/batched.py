@@ -30,9 +30,11 @@ def batch_put(state: S, index: Any, values: S) -> S:
     return type(state)(*fields)
 
 
-def batch_size(state: tuple[Any, ...]) -> int:
-    """The leading dimension ``B`` shared by every field."""
-    return int(state[0].shape[0])
+def batch_size(state: Any) -> int:
+    """The leading dimension ``B`` shared by every field (of nested containers too)."""
+    while isinstance(state, tuple):
+        state = state[0]
+    return int(state.shape[0])
 
 
 def batch_copy(state: S) -> S:

@@ -70,3 +70,12 @@ class RolloutDynamics(Protocol):
     def rollout(self, states: Any, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
         """``actions [B, H]`` or ``[B, H, A]`` -> ``(rewards [B, H], dones [B, H], states)``."""
         ...
+
+
+@runtime_checkable
+class CommonRandomDynamics(Protocol):
+    """What :class:`Dynamics` add to step blocks of rows on common random numbers."""
+
+    def step_common(self, states: Any, actions: np.ndarray, groups: int) -> tuple[Any, Any, Any]:
+        """``step``, row ``i`` of each of ``groups`` equal blocks drawing the same numbers."""
+        ...

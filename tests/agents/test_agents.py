@@ -274,8 +274,12 @@ def test_planners_build_on_expert_rules_where_the_env_has_them():
     assert learned.planner.config.mode == "policy" and learned.planner.config.confidence == 3.0
     # Repeated dreams of one candidate differ, so the confidence test has a spread to read.
     assert learned.model.config.imagine_mode == "random" and learned.model.config.sample
+    assert learned.planner.config.samples == 16 and learned.planner.config.horizon == 15
     oracle = make_agent("dream", tutoring)
-    assert oracle.planner.config.confidence == 1.5
+    # With the true simulator: many long rule rollouts on common random numbers, no gate.
+    config = oracle.planner.config
+    assert (config.samples, config.horizon, config.confidence) == (128, 40, 0.0)
+    assert config.common_random and config.gamma == 1.0
     chosen = make_agent("dream", tutoring, model="ensemble", model_config={"sample": False})
     assert chosen.model.config.imagine_mode == "random" and not chosen.model.config.sample
 

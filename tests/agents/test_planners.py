@@ -305,3 +305,48 @@ def test_mcts_prior_weight_leans_on_the_base_policy():
 def test_mcts_prior_weight_is_checked():
     with pytest.raises(ValueError, match="prior_weight"):
         MCTSPlanner(MCTSConfig(prior_weight=1.5))
+
+
+@pytest.mark.parametrize(
+    ("steps_left", "best"),
+    [(3, 1), (2, 1), (1, 0)],  # the door (3 after one more step) needs 2 steps left
+)
+def test_planners_count_no_reward_past_the_episodes_last_step(steps_left, best):
+    from lucidgym.agents.planning.dynamics import TimeLimitedDynamics
+
+    limited = TimeLimitedDynamics(TableDynamics(), limit=10)
+    root = limited.root(ROOT, steps_taken=10 - steps_left)
+    beam = BeamPlanner(BeamConfig(width=27, depth=3, gamma=1.0))
+    shooting = ShootingPlanner(ShootingConfig(horizon=3, num_candidates=512, gamma=1.0))
+    mcts = MCTSPlanner(MCTSConfig(num_simulations=400, max_depth=3, gamma=1.0, rollout_depth=0))
+    for planner in (beam, shooting, mcts):
+        assert int(planner.plan(limited, root)) == best, type(planner).__name__
+
+
+def test_policy_rollouts_of_every_candidate_share_their_random_numbers():
+    # Noisy rewards drawn per row: on common random numbers, two candidates with the same
+    # true value score exactly alike, whatever the noise.
+    class NoisyCoin:
+        action_space = gym.spaces.Discrete(2)
+
+        def __init__(self) -> None:
+            self.rng = np.random.default_rng(0)
+
+        def _step(self, states, actions, noise):
+            return states, (1.0 + noise).astype(np.float32), np.zeros(len(states.s), bool)
+
+        def step(self, states, actions):
+            return self._step(states, actions, self.rng.standard_normal(len(states.s)))
+
+        def step_common(self, states, actions, groups):
+            block = self.rng.standard_normal(len(states.s) // groups)
+            return self._step(states, actions, np.tile(block, groups))
+
+        def take(self, states, index):
+            return TableState(states.s[index])
+
+    first = np.repeat(np.arange(2), 16)[:, None]
+    common = imagine_returns(NoisyCoin(), ROOT, first, 1.0, horizon=1, groups=2)
+    assert np.array_equal(common[:16], common[16:])
+    independent = imagine_returns(NoisyCoin(), ROOT, first, 1.0, horizon=1)
+    assert not np.allclose(independent[:16], independent[16:])

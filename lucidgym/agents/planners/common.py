@@ -14,7 +14,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.types import BatchedPolicy, Dynamics, ObservableDynamics, RolloutDynamics
+from lucidgym.batched import batch_size
+from lucidgym.types import (
+    BatchedPolicy,
+    CommonRandomDynamics,
+    Dynamics,
+    ObservableDynamics,
+    RolloutDynamics,
+)
 
 ValueFn = Callable[[Any], np.ndarray]
 """``states`` (batch of ``B``) -> ``[B]`` float: the value of continuing from each state."""
@@ -98,19 +105,13 @@ def rollout_policy(
     """
     if base_policy is None:
         return lambda states: candidates.actions(
-            rng.integers(0, candidates.n, size=_batch_size(states))
+            rng.integers(0, candidates.n, size=batch_size(states))
         )
     if not isinstance(dynamics, ObservableDynamics):
         raise ValueError(
             f"{type(dynamics).__name__} has no observe(states): a base policy cannot act in it"
         )
     return lambda states: np.asarray(base_policy(dynamics.observe(states)))
-
-
-def _batch_size(states: Any) -> int:
-    while isinstance(states, tuple):
-        states = states[0]
-    return int(states.shape[0])
 
 
 def imagine_returns(
@@ -121,6 +122,7 @@ def imagine_returns(
     value_fn: ValueFn | None = None,
     policy: StatePolicy | None = None,
     horizon: int | None = None,
+    groups: int = 1,
 ) -> np.ndarray:
     """Discounted imagined return of each action sequence from a root.
 
@@ -137,6 +139,9 @@ def imagine_returns(
         value_fn: optional value of the final states.
         policy: continues every sequence after its ``P`` actions up to ``horizon``.
         horizon: total imagined steps ``H >= P`` (default ``P``); needs ``policy`` if larger.
+        groups: the sequences form this many equal blocks to be compared on common
+            random numbers (row ``i`` of every block sees the same draws), where the
+            dynamics offer them (:class:`~lucidgym.types.CommonRandomDynamics`).
 
     Returns:
         ``[N]`` float64 returns.
@@ -149,7 +154,8 @@ def imagine_returns(
         )
     states = dynamics.take(root, np.zeros(n, dtype=np.int64))
     discounts = gamma ** np.arange(horizon)
-    if isinstance(dynamics, RolloutDynamics) and horizon == prefix:
+    common = groups > 1 and isinstance(dynamics, CommonRandomDynamics)
+    if isinstance(dynamics, RolloutDynamics) and horizon == prefix and not common:
         rewards, dones, states = dynamics.rollout(states, actions)
         dones = np.asarray(dones, dtype=bool)
         # A step's reward counts if no earlier step ended the episode.
@@ -164,7 +170,10 @@ def imagine_returns(
         alive = np.ones(n, dtype=bool)
         for t in range(horizon):
             step_actions = actions[:, t] if t < prefix else policy(states)  # type: ignore[misc]
-            states, rewards, dones = dynamics.step(states, step_actions)
+            if common:
+                states, rewards, dones = dynamics.step_common(states, step_actions, groups)
+            else:
+                states, rewards, dones = dynamics.step(states, step_actions)
             returns += discounts[t] * alive * np.asarray(rewards, dtype=np.float64)
             alive &= ~np.asarray(dones, dtype=bool)
     if value_fn is not None:

@@ -64,6 +64,10 @@ class ShootingConfig:
     confidence: float = 0.0
     """``policy`` mode: leave the base policy's own action only for one whose mean return
     beats it by this many standard errors (0: always take the best mean)."""
+    common_random: bool = True
+    """``policy`` mode: dream every candidate on the same random numbers (the rollouts
+    of sample ``i`` share their draws across candidates) where the dynamics offer it, so
+    that their differences are the candidates' and not the dice's."""
     replan_threshold: float | None = None
     """Follow the plan while the reported surprise stays at or below this (None: always re-plan)."""
     seed: int = 0
@@ -168,8 +172,9 @@ class ShootingPlanner(PlannerBase):
         candidates = ActionSet(space, cfg.num_candidates, cfg.seed)
         policy = rollout_policy(dynamics, self.base_policy, candidates, self.rng)
         first = candidates.actions(np.repeat(np.arange(candidates.n), cfg.samples))[:, None]
+        groups = candidates.n if cfg.common_random else 1
         returns = imagine_returns(
-            dynamics, root, first, cfg.gamma, self.value_fn, policy, cfg.horizon
+            dynamics, root, first, cfg.gamma, self.value_fn, policy, cfg.horizon, groups
         )
         samples = returns.reshape(candidates.n, cfg.samples)
         scores = samples.mean(axis=1)
@@ -260,26 +265,36 @@ class ShootingPlanner(PlannerBase):
         return max(2, int(round(self.config.elite_fraction * population)))
 
 
-EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
+ORACLE_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
+    "mode": "policy",
+    "horizon": 40,
+    "samples": 128,
+    "confidence": 0.0,
+    "gamma": 1.0,
+}
+"""``dream``'s defaults over an env's expert rules with its true simulator: improve on
+the rules (each first action, then the rules for 40 steps or to the episode's end, 128
+dreams each on common random numbers, undiscounted) and take the best mean. Measured on
+Tutoring-v0 (30 ``mixed`` students): +13.9% over the rules (standard error 1.6), where
+16 dreams of 15 steps behind a 1.5-standard-error gate gave +5.3%, and the same 128
+dreams on independent random numbers about half the gain."""
+
+LEARNED_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {
     "mode": "policy",
     "horizon": 15,
     "samples": 16,
-    "confidence": 1.5,
+    "confidence": 3.0,
 }
-"""``dream``'s defaults where the env has expert rules and no ``mode`` is given: improve
-on the rules (each first action, then the rules, 16 dreams each), leaving them only on
-clear evidence. Searching open-loop sequences there wastes the rules' knowledge."""
-
-LEARNED_EXPERT_DREAM_DEFAULTS: dict[str, Any] = {"confidence": 3.0}
-"""What changes of :data:`EXPERT_DREAM_DEFAULTS` with a learned model: its dreams are
-biased as well as noisy, so leaving the rules takes stronger evidence."""
+"""``dream``'s defaults over expert rules with a learned model: its dreams are biased as
+well as noisy, so shorter dreams, and leaving the rules only on strong evidence (three
+standard errors of the spread of repeated dreams)."""
 
 
 def expert_defaults(given: Mapping[str, Any], learned: bool) -> dict[str, Any]:
     """``dream``'s defaults over expert rules, unless the options choose a ``mode``."""
     if "mode" in given:
         return {}
-    return {**EXPERT_DREAM_DEFAULTS, **(LEARNED_EXPERT_DREAM_DEFAULTS if learned else {})}
+    return dict(LEARNED_EXPERT_DREAM_DEFAULTS if learned else ORACLE_EXPERT_DREAM_DEFAULTS)
 
 
 def reads_dream_spread(config: Mapping[str, Any]) -> bool:

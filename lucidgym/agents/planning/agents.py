@@ -27,7 +27,11 @@ import torch
 
 from lucidgym.agents.planners import PLANNERS, Planner
 from lucidgym.agents.planning.config import PlanningAgentConfig, planning_defaults, split_config
-from lucidgym.agents.planning.dynamics import WorldModelDynamics, oracle_dynamics
+from lucidgym.agents.planning.dynamics import (
+    TimeLimitedDynamics,
+    WorldModelDynamics,
+    oracle_dynamics,
+)
 from lucidgym.agents.planning.model_learning import ModelLearner
 from lucidgym.agents.protocol import (
     Transition,
@@ -71,6 +75,27 @@ def check_planning_spaces(name: str, env: gym.Env[Any, Any], learned: bool) -> N
         )
 
 
+def time_limit(env: gym.Env[Any, Any]) -> int | None:
+    """The env's registered ``max_episode_steps`` (``None`` where it has none)."""
+    return env.spec.max_episode_steps if env.spec is not None else None
+
+
+class _EpisodeClock:
+    """The steps of the episode so far, and the dynamics that end where the episode does."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        self.limit = time_limit(env)
+        self.steps = 0
+
+    def limited(self, dynamics: Any) -> Any:
+        """``dynamics`` with states ending at the time limit (as they are without one)."""
+        return dynamics if self.limit is None else TimeLimitedDynamics(dynamics, self.limit)
+
+    def root(self, dynamics: Any, state: Any) -> Any:
+        """The planning root of ``state`` in :meth:`limited` dynamics, now."""
+        return state if self.limit is None else dynamics.root(state, self.steps)
+
+
 def _surprise(space: gym.spaces.Space[Any], expected: np.ndarray, actual: np.ndarray) -> float:
     """Mean absolute prediction error, in units of the space's half-range where bounded."""
     err = np.abs(np.asarray(expected, dtype=np.float64) - np.asarray(actual, dtype=np.float64))
@@ -102,12 +127,15 @@ class OraclePlanningAgent:
         self._seed = config.seed
         self._dynamics: Any = None
         self._expected_obs: np.ndarray | None = None
+        self._clock = _EpisodeClock(env)
 
     def reset(self, *, seed: int | None = None) -> None:
         """Start an episode; the oracle's own random draws are seeded per episode."""
         if seed is not None:
             self._seed, self._episode = seed, 0
-        self._dynamics = oracle_dynamics(self.env, self._seed * 100_003 + self._episode)
+        oracle = oracle_dynamics(self.env, self._seed * 100_003 + self._episode)
+        self._dynamics = self._clock.limited(oracle)
+        self._clock.steps = 0
         self._episode += 1
         self._expected_obs = None
         self.planner.reset()
@@ -121,11 +149,13 @@ class OraclePlanningAgent:
             self.planner.record_surprise(
                 _surprise(self.env.observation_space, self._expected_obs, obs)
             )
-        root = self.env.unwrapped.get_state()  # type: ignore[attr-defined]
+        state = self.env.unwrapped.get_state()  # type: ignore[attr-defined]
+        root = self._clock.root(self._dynamics, state)
         action = self.planner.plan(self._dynamics, root)
         if watch and hasattr(self._dynamics, "observe"):
             after, _, _ = self._dynamics.step(root, np.asarray(action)[None])
             self._expected_obs = np.asarray(self._dynamics.observe(after))[0]
+        self._clock.steps += 1
         return to_env_action(self.env.action_space, action)
 
     def settings(self) -> dict[str, Any]:
@@ -167,6 +197,8 @@ class ModelPlanningAgent:
             self.learner.model, env.action_space, config.uncertainty_penalty
         )
         self.trained_env_steps = 0
+        self._clock = _EpisodeClock(env)
+        self._planned = self._clock.limited(self.dynamics)
         self._state: Any = None
         self._last_action: Any = None
 
@@ -179,6 +211,7 @@ class ModelPlanningAgent:
         """Start an episode: forget the filtered model state and the plan."""
         self._state = None
         self._last_action = None
+        self._clock.steps = 0
         self.planner.reset()
 
     def act(self, obs: np.ndarray) -> Any:
@@ -198,8 +231,10 @@ class ModelPlanningAgent:
                         _surprise(self.env.observation_space, expected, obs)
                     )
         self._state = state
-        action = self.planner.plan(self.dynamics, self.dynamics.root(state, obs_t))
+        root = self._clock.root(self._planned, self.dynamics.root(state, obs_t))
+        action = self.planner.plan(self._planned, root)
         self._last_action = np.asarray(action)[None]
+        self._clock.steps += 1
         return to_env_action(self.env.action_space, action)
 
     def _follow(self, action: Any) -> None:

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.batched import batch_take
+from lucidgym.batched import batch_size, batch_take
 from lucidgym.world_models.protocol import WorldModel
 
 
@@ -119,6 +119,96 @@ class WorldModelDynamics:
     def observe(self, states: LatentState) -> np.ndarray:
         """``[B, *O]`` the observations the model expects in ``states``."""
         return states.obs.cpu().numpy()
+
+
+class TimedState(NamedTuple):
+    """A batch of planning states with the steps each has taken since its episode began."""
+
+    inner: Any
+    """The wrapped dynamics' batch of ``B`` states."""
+    steps: np.ndarray
+    """``[B]`` int64 steps since the episode's reset."""
+
+
+class TimeLimitedDynamics:
+    """Dynamics whose states end at the env's time limit, as ``TimeLimit`` ends episodes.
+
+    An env's true simulator and a learned model alike know nothing of the registered
+    ``max_episode_steps``, so without this a planner near the end of an episode dreams
+    past its last step and counts rewards that never come (a 15-step lookahead at step
+    75 of an 80-step session is one third imagined). A state is ``done`` once it has
+    taken ``limit`` steps.
+
+    Args:
+        dynamics: the wrapped dynamics (oracle or learned).
+        limit: the episode's step limit.
+    """
+
+    def __init__(self, dynamics: Any, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        self.dynamics = dynamics
+        self.limit = int(limit)
+        self.action_space: gym.spaces.Space[Any] = dynamics.action_space
+
+    def root(self, state: Any, steps_taken: int) -> TimedState:
+        """A batch of states that have all taken ``steps_taken`` steps of the episode."""
+        return TimedState(state, np.full(batch_size(state), steps_taken, dtype=np.int64))
+
+    def step(self, states: TimedState, actions: np.ndarray) -> tuple[TimedState, Any, Any]:
+        """One step of the wrapped dynamics; states at the limit come back ``done``."""
+        inner, rewards, dones = self.dynamics.step(states.inner, actions)
+        steps = states.steps + 1
+        return TimedState(inner, steps), rewards, np.asarray(dones) | (steps >= self.limit)
+
+    def step_common(
+        self, states: TimedState, actions: np.ndarray, groups: int
+    ) -> tuple[TimedState, Any, Any]:
+        """:meth:`step` on common random numbers across ``groups`` blocks of rows.
+
+        Where the wrapped dynamics cannot share draws, the draws are independent.
+        """
+        step_common = getattr(self.dynamics, "step_common", None)
+        if step_common is None:
+            return self.step(states, actions)
+        inner, rewards, dones = step_common(states.inner, actions, groups)
+        steps = states.steps + 1
+        return TimedState(inner, steps), rewards, np.asarray(dones) | (steps >= self.limit)
+
+    def take(self, states: TimedState, index: np.ndarray) -> TimedState:
+        """Rows ``index`` of a batch."""
+        return TimedState(self.dynamics.take(states.inner, index), states.steps[index])
+
+    def observe(self, states: TimedState) -> np.ndarray:
+        """What the wrapped dynamics show in ``states``.
+
+        Raises:
+            ValueError: the wrapped dynamics show no observations.
+        """
+        observe = getattr(self.dynamics, "observe", None)
+        if observe is None:
+            raise ValueError(
+                f"{type(self.dynamics).__name__} has no observe(states): a base policy "
+                "cannot act in it"
+            )
+        return np.asarray(observe(states.inner))
+
+    def rollout(
+        self, states: TimedState, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, TimedState]:
+        """``H`` steps of every sequence in one call where the wrapped dynamics offer it."""
+        horizon = actions.shape[1]
+        if hasattr(self.dynamics, "rollout"):
+            rewards, dones, inner = self.dynamics.rollout(states.inner, actions)
+            depth = states.steps[:, None] + np.arange(1, horizon + 1)[None]
+            final = TimedState(inner, states.steps + horizon)
+            return rewards, np.asarray(dones, dtype=bool) | (depth >= self.limit), final
+        rewards_t, dones_t = [], []
+        for t in range(horizon):
+            states, reward, done = self.step(states, actions[:, t])
+            rewards_t.append(np.asarray(reward))
+            dones_t.append(np.asarray(done))
+        return np.stack(rewards_t, 1), np.stack(dones_t, 1), states
 
 
 def oracle_dynamics(env: gym.Env[Any, Any], seed: int | None = None) -> Any:
