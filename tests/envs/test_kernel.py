@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from lucidgym.envs.checks import check_action
+from lucidgym.envs.checks import FieldRange, check_action, check_ranges
 from lucidgym.envs.kernel import KernelEnv
 
 
@@ -95,3 +95,50 @@ def test_the_base_guards_and_validates() -> None:
     with pytest.raises(ValueError, match="CountEnv"):
         env.step(2)
     assert not hasattr(env, "expert_policy")  # the hook exists only where there are rules
+
+
+def test_a_step_after_termination_raises_until_reset_or_set_state() -> None:
+    env = CountEnv()
+    env.reset(seed=0)
+    start = env.get_state()
+    steps = 0
+    terminated = False
+    while not terminated:
+        _, _, terminated, truncated, _ = env.step(1)
+        steps += 1
+        assert not truncated  # built directly: no time limit, the env never truncates
+    with pytest.raises(
+        RuntimeError, match=rf"CountEnv: step\(\) after the episode terminated at step {steps}"
+    ):
+        env.step(0)
+    env.set_state(start)  # a restored snapshot is a running episode again
+    env.step(0)
+    env.reset(seed=1)
+    env.step(0)
+
+
+def test_an_env_built_directly_has_no_time_limit() -> None:
+    env = CountEnv()
+    env.reset(seed=0)
+    for _ in range(1000):
+        assert env.step(0)[3] is False
+
+
+def test_check_ranges_names_field_column_and_range() -> None:
+    state = CountState(np.array([[0.5, 2.0, 3.0]]))
+    ranges = (
+        FieldRange("count", 0.0, 1.0, (0,), ("share",)),
+        FieldRange("count", 0, 5, (1, 2), ("tries", "wins"), whole=True),
+    )
+    check_ranges(state, ranges, "E")
+    share = r"field 'count' column 0 \(share\) holds 1.5, outside its valid range: \[0, 1\]"
+    with pytest.raises(ValueError, match=r"E\.set_state: " + share):
+        check_ranges(CountState(np.array([[1.5, 2.0, 3.0]])), ranges, "E")
+    with pytest.raises(
+        ValueError, match=r"column 2 \(wins\) holds 2.5, .*whole numbers in \[0, 5\]"
+    ):
+        check_ranges(CountState(np.array([[0.5, 2.0, 2.5]])), ranges, "E")
+    with pytest.raises(
+        ValueError, match=r"field 'count' holds -1, outside its valid range: \[0, inf\]"
+    ):
+        check_ranges(CountState(np.array([-1])), (FieldRange("count", 0, np.inf),), "E")

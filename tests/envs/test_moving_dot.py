@@ -298,8 +298,8 @@ def test_bad_input_raises() -> None:
     discrete.reset(seed=0)
     with pytest.raises(ValueError, match="outside"):
         discrete.step(np.array([0, 5]))
-    with pytest.raises(ValueError, match="render"):
-        MovingDotVectorEnv(2, render_mode="rgb_array")
+    with pytest.raises(ValueError, match="render_mode 'human' is not one of"):
+        MovingDotVectorEnv(2, render_mode="human")
     with pytest.raises(ValueError, match="n and seq_len"):
         generate_sequences(0, 3)
     with pytest.raises(ValueError, match="policy"):
@@ -319,3 +319,27 @@ def test_set_state_refuses_malformed_snapshots() -> None:
     with pytest.raises(ValueError, match="outside"):
         env.set_state(good._replace(dot=np.array([[40.0, 3.0, 0.0, 0.0]])))
     env.set_state(good)
+
+
+def test_step_after_arrival_raises_and_snapshots_refuse_odd_values() -> None:
+    env = gym.make("MovingDot-v0")
+    env.reset(seed=0)
+    state = env.unwrapped.get_state()
+    x, y = state.goal[0]
+    env.unwrapped.set_state(state._replace(dot=np.array([[x + 1.0, y, 0.0, 0.0]])))
+    *_, terminated, _, info = env.step(np.zeros(2, dtype=np.float32))
+    assert terminated and info["success"]
+    with pytest.raises(RuntimeError, match=r"MovingDot-v0: step\(\) after the episode terminated"):
+        env.step(np.zeros(2, dtype=np.float32))
+    env.unwrapped.set_state(state)  # the snapshot is a running episode
+    env.step(np.zeros(2, dtype=np.float32))
+    scene = state.scene.copy()
+    scene[0, 0, 0] = DOT
+    with pytest.raises(ValueError, match=r"field 'scene' holds 255; .*\(0, 80, 160\)"):
+        env.unwrapped.set_state(state._replace(scene=scene))
+    with pytest.raises(ValueError, match=r"field 'goal' column 1 \(y\) holds -3, outside"):
+        env.unwrapped.set_state(state._replace(goal=np.array([[x, -3.0]])))
+    # velocities have no range: the step keeps even an absurd one on the grid
+    env.unwrapped.set_state(state._replace(dot=np.array([[15.0, 15.0, 1e9, -1e9]])))
+    _, _, _, _, info = env.step(np.zeros(2, dtype=np.float32))
+    assert np.all((info["state"][:2] >= 1) & (info["state"][:2] <= 30))

@@ -10,6 +10,7 @@ import lucidgym  # noqa: F401
 from lucidgym.envs.symbolic import (
     BLANK,
     DeterministicParent,
+    PatternEcho,
     SymbolicEnv,
     SymbolicState,
     SymbolicVectorEnv,
@@ -276,3 +277,48 @@ def test_sb3_ppo_learns_pattern_echo() -> None:
         if terminated or truncated:
             obs, _ = eval_env.reset()
     assert total / steps > 0.6, f"success {total / steps:.2f} vs 0.125 for random"
+
+
+def test_set_state_refuses_hidden_variables_outside_the_task() -> None:
+    cases = {
+        "sequence_next": (
+            {"length": 4},
+            lambda m: m.__setitem__((0, 4), 4),
+            r"column 4 \(position\) holds 4.*\[0, 3\]",
+        ),
+        "conditional": ({}, lambda m: m.__setitem__((0, 0), 2), r"\(rule\) holds 2.*\[0, 1\]"),
+        "delayed_recall": ({}, lambda m: m.__setitem__((0, 1), 5), r"\(phase\) holds 5.*\[0, 4\]"),
+    }
+    for task, (kwargs, spoil, message) in cases.items():
+        env = SymbolicEnv(task=task, **kwargs)
+        env.reset(seed=0)
+        snapshot = env.get_state()
+        memory = snapshot.memory.copy()
+        spoil(memory)
+        with pytest.raises(ValueError, match=rf"SymbolicEnv\({task}\)\.set_state: field 'memory' "):
+            env.set_state(snapshot._replace(memory=memory))
+        with pytest.raises(ValueError, match=message):
+            env.set_state(snapshot._replace(memory=memory))
+        env.set_state(snapshot)
+    env = SymbolicEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"field 'symbol' holds 99, outside .*\[-1, 7\]"):
+        env.set_state(env.get_state()._replace(symbol=np.array([99])))
+
+
+def test_a_task_without_memory_ranges_is_still_checked_for_the_rest() -> None:
+    class Echo:
+        name = "echo"
+        num_cues = 0
+
+        def initial(self, rng: np.random.Generator, n: int) -> SymbolicState:
+            return PatternEcho().initial(rng, n)
+
+        def advance(self, state: SymbolicState, rng: np.random.Generator) -> SymbolicState:
+            return PatternEcho().advance(state, rng)
+
+    env = SymbolicEnv(task=Echo())
+    env.reset(seed=0)
+    env.set_state(env.get_state())
+    with pytest.raises(ValueError, match="field 'target'"):
+        env.set_state(env.get_state()._replace(target=np.array([8])))

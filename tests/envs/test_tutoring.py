@@ -13,6 +13,7 @@ from lucidgym.batched import batch_take
 from lucidgym.envs.tutoring import Strategy, StudentState, TutoringEnv, TutoringKernel
 from lucidgym.envs.tutoring.parameters import (
     ATTEMPTS,
+    EFFICIENCY,
     ENGAGEMENT,
     ERROR,
     FRUSTRATION,
@@ -347,3 +348,39 @@ def test_vector_env_offers_the_same_expert_policy() -> None:
         actions = policy(obs)
         np.testing.assert_array_equal(actions, [expert_strategy(row) for row in obs])
         obs, *_ = envs.step(actions)
+
+
+def test_a_student_who_quit_is_gone_until_reset() -> None:
+    env = gym.make("Tutoring-v0", population="anxious")
+    for seed in range(50):
+        env.reset(seed=seed)
+        for _ in range(80):
+            _, _, terminated, _, info = env.step(Strategy.EXPLORATORY)
+            if terminated:
+                break
+        if terminated and info["quit"]:
+            break
+    assert info["quit"], "no student quit"
+    with pytest.raises(RuntimeError, match=r"Tutoring-v0: step\(\) after the episode terminated"):
+        env.step(Strategy.DIRECT)
+    obs, _ = env.reset()
+    assert obs.shape == (20,)
+
+
+def test_set_state_refuses_values_outside_the_model() -> None:
+    env = TutoringEnv()
+    env.reset(seed=0)
+    snap = env.get_state()
+    cases = {
+        "mastery": (snap.mastery + 5.0, r"field 'mastery' holds 5\.\d+, outside .*\[0, 1\]"),
+        "variance": (snap.variance + 1.0, r"'variance' .*\[0, 0\.25\]"),
+        "mind": (_with(snap, mind={EFFICIENCY: 2.0}).mind, r"column 5 \(efficiency\)"),
+        "traits": (_with(snap, traits={POP: 1.5}).traits, r"\(population index\).*whole"),
+        "session": (_with(snap, session={TOPIC: 4}).session, r"\(topic\) holds 4.*\[0, 3\]"),
+        "signals": (snap.signals - 1.0, r"'signals' holds -"),
+    }
+    for field, (value, message) in cases.items():
+        with pytest.raises(ValueError, match=rf"TutoringEnv\.set_state: .*{message}"):
+            env.set_state(snap._replace(**{field: value}))
+    env.set_state(snap)
+    assert env.step(Strategy.DIRECT)[1] > -1.0

@@ -7,15 +7,21 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.checks import check_action
-from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
+from lucidgym.envs.checks import FieldRange, check_action, check_ranges
+from lucidgym.envs.kernel import KernelEnv
 from lucidgym.envs.moving_dot.drawing import render_frame
 from lucidgym.envs.moving_dot.kernel import (
+    GOAL,
+    OCCLUDER,
     Action,
     MovingDotConfig,
     MovingDotKernel,
     MovingDotState,
 )
+from lucidgym.envs.vector import ArrayVectorEnv
+
+_SCENE_VALUES = (0, OCCLUDER, GOAL)
+"""What a scene pixel may hold: empty, occluder or goal marker (the dot is drawn over it)."""
 
 
 def _build(
@@ -74,7 +80,10 @@ class MovingDotEnv(KernelEnv[MovingDotState]):
 
     ## Episode End
     Termination: the dot's centre comes within ``dot radius + 0.5`` pixels of the goal.
-    Truncation: the registered ``max_episode_steps`` (100).
+    Truncation: the registered ``max_episode_steps`` (100), through ``gym.make``'s
+    ``TimeLimit``. A ``step`` after termination, or past the registered limit, raises
+    ``RuntimeError`` until ``reset()``. An env built directly (``MovingDotEnv()``) has no
+    time limit.
 
     ## Info
     ``state``: the true ``(x, y, vx, vy)`` in pixels (float64 ``[4]``); ``occluded``:
@@ -110,13 +119,9 @@ class MovingDotEnv(KernelEnv[MovingDotState]):
     def __init__(self, *, render_mode: str | None = None, **physics: Any) -> None:
         super().__init__(*_build(physics), render_mode)
         self.config = self.kernel.config
-        self._steps = 0
 
     def _unregistered_name(self) -> str:
         return "MovingDot" + ("" if self.config.continuous else "Discrete")
-
-    def _start_episode(self, options: dict[str, Any] | None) -> None:
-        self._steps = 0
 
     def _first_observation(self, state: MovingDotState) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.kernel.look(state)
@@ -127,7 +132,6 @@ class MovingDotEnv(KernelEnv[MovingDotState]):
     ) -> tuple[MovingDotState, np.ndarray, float, bool, dict[str, Any]]:
         act = check_action(self.action_space, action, self._name)
         new, reward, terminated, info = self.kernel.transition(state, act[None], self.np_random)
-        self._steps += 1
         obs, seen = self.kernel.look(new)
         return new, obs[0], float(reward[0]), bool(terminated[0]), self._info({**info, **seen})
 
@@ -140,28 +144,42 @@ class MovingDotEnv(KernelEnv[MovingDotState]):
         }
 
     def _check_snapshot(self, state: MovingDotState) -> None:
+        # Velocities may be anything finite: the step keeps even an absurd one on the grid.
         lo, hi = self.kernel.low, self.kernel.high
-        for name, value in (("dot", state.dot[:, :2]), ("goal", state.goal)):
-            if np.any(value < lo) or np.any(value > hi):
-                raise ValueError(
-                    f"{self._name}.set_state: position in field {name!r} "
-                    f"({value.tolist()}) is outside [{lo}, {hi}]"
-                )
+        positions = (
+            FieldRange("dot", lo, hi, (0, 1), ("x", "y")),
+            FieldRange("goal", lo, hi, (0, 1), ("x", "y")),
+        )
+        check_ranges(state, positions, self._name)
+        odd = ~np.isin(state.scene, _SCENE_VALUES)
+        if np.any(odd):
+            raise ValueError(
+                f"{self._name}.set_state: field 'scene' holds {state.scene[odd][0]}; its "
+                f"pixels must be one of {_SCENE_VALUES} (empty, occluder, goal marker)"
+            )
 
     def _frame(self) -> np.ndarray:
         assert self._state is not None
-        return render_frame(self.kernel, self._state, self._steps, self._return)
+        return render_frame(self.kernel, self._state, self._elapsed, self._return)
 
 
 class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
     """``num_envs`` moving dots stepped and drawn in one NumPy call (next-step autoreset).
 
     Takes the same arguments as :class:`MovingDotEnv`, plus ``num_envs`` and
-    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration). ``info``
-    holds ``state [N, 4]``, ``occluded [N]`` and ``success [N]``, describing the
-    observations returned (after any autoreset). Episode starts for autoresets are drawn
-    in blocks from the env's generator, so the same seed gives the same episodes.
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    ``render_mode`` is ``"rgb_array"``: ``render()`` gives each dot's picture, as
+    :class:`MovingDotEnv` draws it. ``info`` holds ``state [N, 4]``, ``occluded [N]``
+    and ``success [N]``, describing the observations returned (after any autoreset).
+    Episode starts for autoresets are drawn in blocks from the env's generator, so the
+    same seed gives the same episodes.
     """
+
+    metadata: dict[str, Any] = {
+        **ArrayVectorEnv.metadata,
+        "render_modes": ["rgb_array"],
+        "render_fps": MovingDotEnv.metadata["render_fps"],
+    }
 
     def __init__(
         self,
@@ -171,8 +189,6 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
         render_mode: str | None = None,
         **physics: Any,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError("MovingDotVectorEnv does not render; use MovingDotEnv to render")
         self.dots, obs_space, act_space = _build(physics)
         super().__init__(
             self.dots,
@@ -181,9 +197,9 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
             act_space,
             max_episode_steps,
             "MovingDotVectorEnv" + ("" if self.dots.config.continuous else "(discrete)"),
+            render_mode,
         )
         self.config = self.dots.config
-        self.render_mode = None
         self._block = max(16, num_envs // 8)
         self._starts: MovingDotState | None = None
         self._next_start = 0
@@ -216,3 +232,6 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
             self._next_start = 0
         lo, self._next_start = self._next_start, self._next_start + n
         return MovingDotState(*(f[lo : self._next_start] for f in self._starts))
+
+    def _frame(self, i: int) -> np.ndarray:
+        return render_frame(self.dots, self._row(i), int(self._steps[i]), self._returns[i])

@@ -7,12 +7,22 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.checks import check_action
-from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
+from lucidgym.envs.checks import FieldRange, check_action, check_ranges
+from lucidgym.envs.kernel import KernelEnv
 from lucidgym.envs.rendering import draw_text, fill_rect
 from lucidgym.envs.symbolic.kernel import SymbolicKernel
 from lucidgym.envs.symbolic.parent import DeterministicParent, Parent
 from lucidgym.envs.symbolic.tasks import BLANK, NUM_SYMBOLS, SymbolicState, Task, make_task
+from lucidgym.envs.vector import ArrayVectorEnv
+
+STATE_RANGES = (
+    FieldRange("symbol", BLANK, NUM_SYMBOLS - 1),
+    FieldRange("target", BLANK, NUM_SYMBOLS - 1),
+    FieldRange("cue", 0.0, 1.0),
+    FieldRange("t", 0, float("inf")),
+)
+"""What the fields of every task's :class:`SymbolicState` may hold; ``memory`` is the
+task's own (its ``memory_ranges``, where it declares them)."""
 
 
 def _build_kernel(
@@ -74,7 +84,10 @@ class SymbolicEnv(KernelEnv[SymbolicState]):
 
     ## Episode End
     Termination: never (success is reported in ``info``, it does not end an episode).
-    Truncation: the registered ``max_episode_steps`` (32; 50 for ``DelayedRecall-v0``).
+    Truncation: the registered ``max_episode_steps`` (32; 50 for ``DelayedRecall-v0``),
+    through ``gym.make``'s ``TimeLimit``. A ``step`` past the registered limit raises
+    ``RuntimeError`` until ``reset()``. An env built directly (``SymbolicEnv()``) has no
+    time limit.
 
     ## Info
     ``success`` (this step's output was correct), ``graded`` (this step had a target),
@@ -145,6 +158,10 @@ class SymbolicEnv(KernelEnv[SymbolicState]):
         self._last = {"shown": state, "action": int(act), "reward": r, **step_info}
         return new, self.kernel.observe(new)[0], r, False, step_info
 
+    def _check_snapshot(self, state: SymbolicState) -> None:
+        memory = getattr(self.task, "memory_ranges", ())
+        check_ranges(state, (*STATE_RANGES, *memory), self._name)
+
     # -- rendering ----------------------------------------------------------------
 
     def _ansi(self) -> str:
@@ -168,26 +185,38 @@ class SymbolicEnv(KernelEnv[SymbolicState]):
 
     def _frame(self) -> np.ndarray:
         assert self._state is not None
-        cell, pad = 22, 6
-        width = pad * 2 + NUM_SYMBOLS * cell
-        frame = np.full((104, width, 3), 24, dtype=np.uint8)
-        draw_text(frame, f"{self.task.name.replace('_', ' ')} t={int(self._state.t[0])}", pad, 4)
-        symbol = int(self._state.symbol[0])
-        for s in range(NUM_SYMBOLS):
-            x = pad + s * cell
-            on = s == symbol
-            fill_rect(frame, x + 1, 20, cell - 2, cell - 2, (240, 200, 60) if on else (60, 60, 72))
-            draw_text(frame, str(s), x + 8, 26, (20, 20, 20) if on else (150, 150, 160))
-        cues = self._state.cue[0]
-        for i, c in enumerate(cues):
-            fill_rect(frame, pad + i * 12, 48, 10, 8, (90, 170, 255) if c > 0 else (60, 60, 72))
-        if self._last:
-            graded, ok = self._last["graded"], self._last["success"]
-            color = (80, 200, 100) if ok else (220, 70, 60) if graded else (150, 150, 160)
-            draw_text(frame, f"out {self._last['action']}", pad, 64, color)
-            draw_text(frame, f"target {_symbol_text(self._last['target'])}", pad + 64, 64)
-        draw_text(frame, f"return {self._return:.0f}", pad, 84, (200, 200, 210))
-        return frame
+        return draw_frame(self.task, self._state, self._last, self._return)
+
+
+def draw_frame(
+    task: Task, state: SymbolicState, last: dict[str, Any], episode_return: float
+) -> np.ndarray:
+    """A ``[104, 188, 3]`` uint8 picture of episode 0 of ``state``.
+
+    The symbols with the one shown lit, the cues, the last output against its target
+    (``last``: ``action``, ``target``, ``graded`` and ``success`` of the last step;
+    empty at the start) and the return so far.
+    """
+    cell, pad = 22, 6
+    width = pad * 2 + NUM_SYMBOLS * cell
+    frame = np.full((104, width, 3), 24, dtype=np.uint8)
+    draw_text(frame, f"{task.name.replace('_', ' ')} t={int(state.t[0])}", pad, 4)
+    symbol = int(state.symbol[0])
+    for s in range(NUM_SYMBOLS):
+        x = pad + s * cell
+        on = s == symbol
+        fill_rect(frame, x + 1, 20, cell - 2, cell - 2, (240, 200, 60) if on else (60, 60, 72))
+        draw_text(frame, str(s), x + 8, 26, (20, 20, 20) if on else (150, 150, 160))
+    cues = state.cue[0]
+    for i, c in enumerate(cues):
+        fill_rect(frame, pad + i * 12, 48, 10, 8, (90, 170, 255) if c > 0 else (60, 60, 72))
+    if last:
+        graded, ok = last["graded"], last["success"]
+        color = (80, 200, 100) if ok else (220, 70, 60) if graded else (150, 150, 160)
+        draw_text(frame, f"out {last['action']}", pad, 64, color)
+        draw_text(frame, f"target {_symbol_text(last['target'])}", pad + 64, 64)
+    draw_text(frame, f"return {episode_return:.0f}", pad, 84, (200, 200, 210))
+    return frame
 
 
 def _symbol_text(symbol: int) -> str:
@@ -198,8 +227,17 @@ class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
     """``num_envs`` symbolic episodes stepped in one NumPy call (next-step autoreset).
 
     Takes the same arguments as :class:`SymbolicEnv`, plus ``num_envs`` and
-    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration).
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    ``render_mode`` is ``"rgb_array"``: ``render()`` gives each episode's picture, as
+    :class:`SymbolicEnv` draws it.
     """
+
+    metadata: dict[str, Any] = {
+        **ArrayVectorEnv.metadata,
+        "render_modes": ["rgb_array"],
+        "render_fps": SymbolicEnv.metadata["render_fps"],
+    }
+    kernel: SymbolicKernel
 
     def __init__(
         self,
@@ -210,8 +248,6 @@ class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
         render_mode: str | None = None,
         **task_kwargs: Any,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError("SymbolicVectorEnv does not render; use SymbolicEnv to render")
         kernel = _build_kernel(task, parent, task_kwargs)
         super().__init__(
             kernel,
@@ -220,5 +256,22 @@ class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
             gym.spaces.Discrete(NUM_SYMBOLS),
             max_episode_steps,
             f"SymbolicVectorEnv({kernel.task.name})",
+            render_mode,
         )
-        self.render_mode = None
+
+    def _new_record(self) -> dict[str, Any]:
+        return {}
+
+    def _next_record(
+        self, record: dict[str, Any], i: int, action: Any, reward: float, info: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "action": int(action),
+            "reward": reward,
+            "success": bool(info["success"][i]),
+            "graded": bool(info["graded"][i]),
+            "target": int(info["target"][i]),
+        }
+
+    def _frame(self, i: int) -> np.ndarray:
+        return draw_frame(self.kernel.task, self._row(i), self._records[i], self._returns[i])

@@ -3,6 +3,8 @@
 A task says what is shown and what output is correct; a :class:`~.parent.Parent`
 says what an output leads to. Every task shows one of ``NUM_SYMBOLS`` symbols (or a
 blank) plus a few task cues, and grades an output only on steps that define a target.
+A task may declare ``memory_ranges``, the valid values of its hidden variables, which
+``set_state`` then checks (the built-in tasks do).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
+
+from lucidgym.envs.checks import FieldRange
 
 NUM_SYMBOLS = 8
 BLANK = -1
@@ -66,6 +70,7 @@ class PatternEcho:
 
     name = "pattern_echo"
     num_cues = 0
+    memory_ranges: tuple[FieldRange, ...] = ()
 
     def initial(self, rng: np.random.Generator, n: int) -> SymbolicState:
         """A random symbol per episode."""
@@ -96,6 +101,11 @@ class SequenceNext:
                 f"got {length}"
             )
         self.length = length
+        self.memory_ranges = (
+            FieldRange("memory", 0, NUM_SYMBOLS - 1, tuple(range(length)), ("sequence",) * length),
+            FieldRange("memory", 0, length - 1, (length,), ("position",)),
+        )
+        """The sequence's symbols, then the position in it."""
 
     def initial(self, rng: np.random.Generator, n: int) -> SymbolicState:
         """Draw ``n`` sequences of distinct symbols; show their first elements."""
@@ -133,6 +143,7 @@ class Conditional:
             )
         self.num_rules = num_rules
         self.num_cues = num_rules
+        self.memory_ranges = (FieldRange("memory", 0, num_rules - 1, (0,), ("rule",)),)
 
     def initial(self, rng: np.random.Generator, n: int) -> SymbolicState:
         """Draw a rule per episode and show it with the first symbol."""
@@ -172,6 +183,11 @@ class DelayedRecall:
         if delay < 0:
             raise ValueError(f"DelayedRecall: delay must be >= 0, got {delay}")
         self.delay = delay
+        self.memory_ranges = (
+            FieldRange("memory", 0, NUM_SYMBOLS - 1, (0,), ("stored symbol",)),
+            FieldRange("memory", 0, delay + 1, (1,), ("phase",)),
+        )
+        """The stored symbol, then the trial's phase (0 shows it, ``delay + 1`` cues it)."""
 
     def initial(self, rng: np.random.Generator, n: int) -> SymbolicState:
         """Start a trial in every episode."""

@@ -9,12 +9,21 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lucidgym.envs.checks import check_action
-from lucidgym.envs.kernel import ArrayVectorEnv, KernelEnv
+from lucidgym.envs.checks import check_action, check_ranges
+from lucidgym.envs.kernel import KernelEnv
 from lucidgym.envs.tutoring.parameters import NUM_STRATEGIES, OBS_DIM, POP, SESSION_STEPS
 from lucidgym.envs.tutoring.policies import expert_actions
 from lucidgym.envs.tutoring.render import ansi_line, dashboard
-from lucidgym.envs.tutoring.student import StudentState, TutoringKernel, check_population
+from lucidgym.envs.tutoring.student import (
+    STATE_RANGES,
+    StudentState,
+    TutoringKernel,
+    check_population,
+)
+from lucidgym.envs.vector import ArrayVectorEnv
+
+_HISTORY = 12
+"""Steps of (strategy, reward) the pictures keep."""
 
 _PLAIN_INTS = (int, np.int64)
 """Action types that are valid strategies whenever they lie in ``[0, 8)``."""
@@ -88,7 +97,10 @@ class TutoringEnv(KernelEnv[StudentState]):
     ## Episode End
     Termination: the student quits (``info["quit"]``) or masters every topic
     (``info["mastered"]``, true mastery >= 0.9 on all four).
-    Truncation: the registered ``max_episode_steps`` (80).
+    Truncation: the registered ``max_episode_steps`` (80), through ``gym.make``'s
+    ``TimeLimit``. A ``step`` after termination, or past the registered limit, raises
+    ``RuntimeError`` until ``reset()``: a student who quit does not come back. An env
+    built directly (``TutoringEnv()``) has no time limit.
 
     ## Info
     ``true_mastery`` ``[4]``, ``quit``, ``mastered``, ``learning_effect`` (the
@@ -140,7 +152,7 @@ class TutoringEnv(KernelEnv[StudentState]):
             gym.spaces.Discrete(NUM_STRATEGIES),
             render_mode,
         )
-        self._history: deque[tuple[int, float]] = deque(maxlen=12)
+        self._history: deque[tuple[int, float]] = deque(maxlen=_HISTORY)
 
     @property
     def population(self) -> str:
@@ -177,6 +189,9 @@ class TutoringEnv(KernelEnv[StudentState]):
             self._history.append((int(act[0]), reward))
         return new, self.kernel.observe(new)[0], reward, terminated, info
 
+    def _check_snapshot(self, state: StudentState) -> None:
+        check_ranges(state, STATE_RANGES, self._name)
+
     def _ansi(self) -> str:
         assert self._state is not None
         return ansi_line(self._state, self.kernel, self._history, self._return)
@@ -189,11 +204,20 @@ class TutoringEnv(KernelEnv[StudentState]):
 class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
     """``num_envs`` tutoring sessions stepped in one NumPy call (next-step autoreset).
 
-    Takes the same arguments as :class:`TutoringEnv` (but does not render), plus
-    ``num_envs`` and ``max_episode_steps`` (passed by ``gym.make_vec`` from the
-    registration). ``info`` holds the single env's keys as arrays with a leading ``N``.
-    ``expert_policy()`` is the single env's, over the ``[num_envs, 20]`` observations.
+    Takes the same arguments as :class:`TutoringEnv`, plus ``num_envs`` and
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    ``render_mode`` is ``"rgb_array"``: ``render()`` gives each session's dashboard, as
+    :class:`TutoringEnv` draws it. ``info`` holds the single env's keys as arrays with a
+    leading ``N``. ``expert_policy()`` is the single env's, over the ``[num_envs, 20]``
+    observations.
     """
+
+    metadata: dict[str, Any] = {
+        **ArrayVectorEnv.metadata,
+        "render_modes": ["rgb_array"],
+        "render_fps": TutoringEnv.metadata["render_fps"],
+    }
+    kernel: TutoringKernel
 
     def __init__(
         self,
@@ -203,8 +227,6 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
         render_mode: str | None = None,
         horizon: int | None = None,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError("TutoringVectorEnv does not render; use TutoringEnv to render")
         if horizon is None:
             horizon = max_episode_steps if max_episode_steps is not None else SESSION_STEPS
         super().__init__(
@@ -214,8 +236,8 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
             gym.spaces.Discrete(NUM_STRATEGIES),
             max_episode_steps,
             "TutoringVectorEnv",
+            render_mode,
         )
-        self.render_mode = None
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -223,7 +245,24 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
         """Reset every session; ``options={"population": ...}`` switches the population."""
         population = _population_option(options)
         if population is not None:
-            self.kernel.population = population  # type: ignore[attr-defined]
+            self.kernel.population = population
         return super().reset(seed=seed, options=options)
 
     expert_policy = TutoringEnv.expert_policy
+
+    def _new_record(self) -> deque[tuple[int, float]]:
+        return deque(maxlen=_HISTORY)
+
+    def _next_record(
+        self,
+        record: deque[tuple[int, float]],
+        i: int,
+        action: Any,
+        reward: float,
+        info: dict[str, Any],
+    ) -> deque[tuple[int, float]]:
+        record.append((int(action), reward))
+        return record
+
+    def _frame(self, i: int) -> np.ndarray:
+        return dashboard(self._row(i), self.kernel, self._records[i], float(self._returns[i]))

@@ -48,12 +48,39 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lucidgym.envs.checks import FieldRange
 from lucidgym.envs.tutoring.detectors import NOISY_SIGNALS, NUM_SIGNALS
 from lucidgym.envs.tutoring.parameters import (
+    ACCURACY,
+    ANXIETY,
+    ATTEMPTS,
+    BOREDOM,
+    CONFUSION,
+    CURIOSITY,
+    EFFICIENCY,
+    ENGAGEMENT,
+    ERROR,
+    FATIGUE,
+    FATIGUE_RATE,
+    FORGET,
+    FRUSTRATION,
+    GUESS,
+    HINT,
+    LAST,
+    LEARN,
+    MIX,
     MIX_CDF,
+    NUM_STRATEGIES,
     NUM_TOPICS,
     OBS_DIM,
+    PERSIST,
+    POP,
     POPULATIONS,
+    RUN,
+    SLIP,
+    STEP,
+    STREAK,
+    TOPIC,
 )
 from lucidgym.envs.tutoring.step import (
     DRAWS,
@@ -64,6 +91,7 @@ from lucidgym.envs.tutoring.step import (
     observe_into,
     step_info,
 )
+from lucidgym.envs.tutoring.tracing import MAX_VARIANCE
 
 
 class StudentState(NamedTuple):
@@ -85,6 +113,50 @@ class StudentState(NamedTuple):
     streak, last answer wrong, accuracy (recent window)."""
     signals: np.ndarray
     """``[N, 12]`` float64: this step's noisy detector readings (observation dims 4-15)."""
+
+
+_INF = float("inf")
+STATE_RANGES = (
+    FieldRange("mastery", 0.0, 1.0),
+    FieldRange("estimate", 0.0, 1.0),
+    FieldRange("variance", 0.0, MAX_VARIANCE),
+    FieldRange(
+        "mind",
+        0.0,
+        1.0,
+        (ENGAGEMENT, CONFUSION, FRUSTRATION, BOREDOM, FATIGUE),
+        ("engagement", "confusion", "frustration", "boredom", "fatigue"),
+    ),
+    # METACOGNITIVE moves the efficiency half way to 1.5 each time, from 1.
+    FieldRange("mind", 1.0, 1.5, (EFFICIENCY,), ("efficiency",)),
+    FieldRange(
+        "traits",
+        0.0,
+        1.0,
+        (LEARN, GUESS, SLIP, FORGET, ANXIETY, PERSIST, CURIOSITY, FATIGUE_RATE),
+        ("learn", "guess", "slip", "forget", "anxiety", "persistence", "curiosity", "fatigue rate"),
+    ),
+    FieldRange("traits", 0, len(MIX) - 1, (POP,), ("population index",), whole=True),
+    FieldRange(
+        "session",
+        0,
+        _INF,
+        (STEP, ATTEMPTS, RUN, STREAK),
+        ("step", "attempts", "run length", "streak"),
+        whole=True,
+    ),
+    FieldRange("session", 0, NUM_TOPICS - 1, (TOPIC,), ("topic",), whole=True),
+    FieldRange("session", -1, NUM_STRATEGIES - 1, (LAST,), ("last strategy",), whole=True),
+    FieldRange(
+        "session",
+        0.0,
+        1.0,
+        (HINT, ERROR, ACCURACY),
+        ("hint level", "last answer wrong", "accuracy"),
+    ),
+    FieldRange("signals", 0.0, 1.0),
+)
+"""What each field of a :class:`StudentState` may hold (``set_state`` refuses the rest)."""
 
 
 def check_population(name: str) -> str:
