@@ -14,8 +14,9 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 import lucidgym  # noqa: F401
 from lucidgym.batched import batch_take
 
-HAS_PYGAME = importlib.util.find_spec("pygame") is not None
 from lucidgym.envs.registration import ENVS, env_ids
+
+HAS_PYGAME = importlib.util.find_spec("pygame") is not None
 
 VECTOR_IDS = [e.id for e in ENVS if e.vector_entry_point is not None]
 ROLLOUT_STEPS = 300
