@@ -13,7 +13,6 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 
 import lucidgym  # noqa: F401
 from lucidgym.batched import batch_take
-
 from lucidgym.envs.registration import ENVS, env_ids
 
 HAS_PYGAME = importlib.util.find_spec("pygame") is not None
