@@ -6,22 +6,26 @@ action; an episode's last observation is a row with ``valid = False``; ``is_firs
 marks the first row of every episode. Sampled windows of ``T`` rows may span an
 episode boundary: the models reset their state where ``is_first`` and mask the losses
 where ``not valid``, so nothing leaks from one episode into the next.
+
+Data enters training here, so every value is checked once, as it is added
+(:func:`check_episode`); a refusal names the episode, the step and the field.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from lucidgym.world_models import layers
 from lucidgym.world_models.protocol import SequenceBatch
 
 
-class Episode(NamedTuple):
-    """One episode as arrays: ``T`` transitions and ``T + 1`` observations."""
-
+class _EpisodeArrays(NamedTuple):
     obs: np.ndarray
     """``[T + 1, *O]`` observations, the last one after the last action."""
     action: np.ndarray
@@ -31,9 +35,95 @@ class Episode(NamedTuple):
     terminal: np.ndarray
     """``[T]`` bool: the action ended the episode (terminated, not truncated)."""
 
-    def __len__(self) -> int:  # type: ignore[override]
+
+class Episode(_EpisodeArrays):
+    """One episode as arrays: ``T`` transitions and ``T + 1`` observations.
+
+    A named tuple of ``obs``, ``action``, ``reward`` and ``terminal`` whose ``len`` is
+    the number of transitions.
+    """
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
         """The number of transitions ``T``."""
         return int(self.reward.shape[0])
+
+    @classmethod
+    def _make(cls, iterable: Iterable[Any]) -> Episode:  # type: ignore[override]
+        # The named tuple's own _make (behind _replace) checks len(), which __len__
+        # above redefines as the number of transitions: count the fields instead.
+        episode = tuple.__new__(cls, iterable)
+        count = tuple.__len__(episode)
+        if count != len(cls._fields):
+            raise TypeError(f"Episode takes {len(cls._fields)} fields, got {count}")
+        return episode
+
+
+def _rows(field: str, values: Any, rows: int, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """``values`` as ``[rows, *shape]``, or a ``ValueError`` naming ``field``."""
+    values = np.asarray(values)
+    if values.size != rows * math.prod(shape):
+        raise ValueError(f"{where}: {field} has shape {values.shape}, expected {(rows, *shape)}")
+    return values.reshape(rows, *shape)
+
+
+def check_episode(
+    episode: Episode,
+    observation_space: gym.spaces.Space[Any],
+    action_space: gym.spaces.Space[Any],
+    where: str = "episode",
+    first_step: int = 0,
+    *,
+    limits: tuple[float, ...] | None = None,
+) -> Episode:
+    """``episode`` checked, in the buffer's dtypes: what every source of data goes through.
+
+    Args:
+        episode: ``T`` transitions (``obs`` of any number of rows).
+        observation_space: the space of one observation.
+        action_space: a ``Discrete`` or ``Box`` space.
+        where: how messages name the episode (``"dataset 'x-v0', episode 3"``).
+        first_step: the step number of the episode's first row.
+        limits: the magnitude limits of observations and actions, where the caller
+            has them at hand (default: ``magnitude_limit`` of each space).
+
+    Returns:
+        The episode with float32 observations and rewards, int64 (``Discrete``) or
+        float32 (``Box``) actions and bool terminal flags.
+
+    Raises:
+        ValueError: naming ``where``, the step and the field: a wrong shape; a NaN, an
+            infinity or a magnitude beyond :func:`~lucidgym.world_models.layers.magnitude_limit`
+            (observations, rewards, ``Box`` actions); a ``Discrete`` action that is no
+            whole number inside the space; a terminal flag neither true nor false.
+    """
+    shape, dtype = _action_layout(action_space)
+    obs = np.asarray(episode.obs, dtype=np.float32)
+    obs_shape = tuple(observation_space.shape or ())
+    if obs.shape[1:] != obs_shape:
+        want = ", ".join(map(str, obs_shape))
+        raise ValueError(f"{where}: observations have shape {obs.shape}, expected [N, {want}]")
+    reward = np.asarray(episode.reward, dtype=np.float32)
+    if reward.ndim != 1:
+        raise ValueError(f"{where}: reward has shape {reward.shape}, expected [T]")
+    terminal = _rows("terminal", episode.terminal, reward.shape[0], (), where)
+    action = _rows("action", episode.action, reward.shape[0], shape, where)
+    if limits is None:
+        limits = layers.magnitude_limit(observation_space), layers.magnitude_limit(action_space)
+    layers.check_values("obs", obs, limits[0], where, first_step)
+    if isinstance(action_space, gym.spaces.Discrete):
+        layers.check_discrete_actions(action, action_space, where, first_step)
+    else:
+        action = action.astype(np.float32)
+        layers.check_values("action", action, limits[1], where, first_step)
+    layers.check_values("reward", reward, layers.MAX_MAGNITUDE, where, first_step)
+    flags = (terminal == 0) | (terminal == 1)
+    if not flags.all():
+        row, _ = layers.first_false(flags)
+        step = first_step + row
+        raise ValueError(f"{where}, step {step}: terminal is {terminal[row]}, not true or false")
+    return Episode(obs, action.astype(dtype), reward, terminal.astype(bool))
 
 
 def _action_layout(action_space: gym.spaces.Space[Any]) -> tuple[tuple[int, ...], np.dtype[Any]]:
@@ -81,6 +171,9 @@ class SequenceReplayBuffer:
         self._next = 0
         self._size = 0
         self._open = False
+        self._episodes_added = 0
+        self._step = 0
+        self._limits = tuple(layers.magnitude_limit(s) for s in (observation_space, action_space))
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -117,71 +210,81 @@ class SequenceReplayBuffer:
         self._next = int((self._next + n) % self.capacity)
         self._size = min(self._size + n, self.capacity)
 
-    def _check_obs(self, obs: np.ndarray, what: str) -> np.ndarray:
-        obs = np.asarray(obs, dtype=np.float32)
-        if obs.shape[1:] != self.obs_shape:
-            raise ValueError(
-                f"SequenceReplayBuffer: {what} have shape {obs.shape}, expected "
-                f"[N, {', '.join(map(str, self.obs_shape))}]"
-            )
-        if not np.all(np.isfinite(obs)):
-            raise ValueError(f"SequenceReplayBuffer: {what} contain NaN or infinity")
-        return obs
-
     def add_episode(self, episode: Episode) -> None:
-        """Append a whole episode (``T + 1`` rows, the last one not valid)."""
+        """Append a whole episode (``T + 1`` rows, the last one not valid).
+
+        Raises:
+            ValueError: the episode's values are refused (see :func:`check_episode`);
+                messages count episodes from 0 in the order this buffer received them.
+        """
+        self._add_episode(episode, f"SequenceReplayBuffer: episode {self._episodes_added}")
+
+    def _add_episode(self, episode: Episode, where: str, check: bool = True) -> None:
         if self._open:
             raise ValueError("SequenceReplayBuffer: finish the episode added step by step first")
-        obs = self._check_obs(episode.obs, "episode observations")
+        if check:
+            spaces = self.observation_space, self.action_space
+            episode = check_episode(episode, *spaces, where, limits=self._limits)
         t = len(episode)
-        if obs.shape[0] != t + 1:
+        if episode.obs.shape[0] != t + 1:
             raise ValueError(
-                f"SequenceReplayBuffer: an episode of {t} transitions needs {t + 1} "
-                f"observations, got {obs.shape[0]}"
+                f"{where}: an episode of {t} transitions needs {t + 1} observations, "
+                f"got {episode.obs.shape[0]}"
             )
         action = np.zeros((t + 1, *self.action.shape[1:]), dtype=self.action.dtype)
-        action[:t] = np.asarray(episode.action).reshape(t, *self.action.shape[1:])
-        reward = np.zeros(t + 1, dtype=np.float32)
-        reward[:t] = episode.reward
-        terminal = np.zeros(t + 1, dtype=np.float32)
-        terminal[:t] = episode.terminal
-        is_first = np.zeros(t + 1, dtype=bool)
-        is_first[0] = True
-        valid = np.ones(t + 1, dtype=bool)
-        valid[t] = False
-        self._write(obs, action, reward, terminal, is_first, valid)
+        action[:t] = episode.action
+        reward, terminal = np.zeros((2, t + 1), dtype=np.float32)
+        reward[:t], terminal[:t] = episode.reward, episode.terminal
+        is_first, valid = np.arange(t + 1) == 0, np.arange(t + 1) < t
+        self._write(episode.obs, action, reward, terminal, is_first, valid)
+        self._episodes_added += 1
+
+    def _check_rows(self, obs: Any, step: tuple[Any, float, bool] | None = None) -> Episode:
+        # step: (action, reward, terminal), or None for an episode's final observation.
+        obs = np.asarray(obs)[None]
+        if step is None:
+            empty = np.zeros((0, *self.action.shape[1:]))
+            rows = Episode(obs, empty, np.zeros(0), np.zeros(0, bool))
+        else:
+            action, reward, terminal = step
+            rows = Episode(
+                obs, np.asarray(action)[None], np.asarray([reward]), np.asarray([terminal])
+            )
+        where = f"SequenceReplayBuffer: episode {self._episodes_added}"
+        spaces = self.observation_space, self.action_space
+        return check_episode(rows, *spaces, where, self._step, limits=self._limits)
 
     def add_step(
         self, obs: np.ndarray, action: Any, reward: float, terminal: bool, is_first: bool
     ) -> None:
-        """Append one transition row: ``obs_t``, ``action_t`` and what the action led to."""
+        """Append one transition row: ``obs_t``, ``action_t`` and what the action led to.
+
+        Raises:
+            ValueError: out of order (see :meth:`end_episode`), or a value is refused
+                (see :func:`check_episode`), naming the episode and the step.
+        """
         if is_first and self._open:
             raise ValueError("SequenceReplayBuffer: an episode is still open; call end_episode")
         if not is_first and not self._open:
             raise ValueError("SequenceReplayBuffer: the first step of an episode needs is_first")
-        self._write(
-            self._check_obs(np.asarray(obs)[None], "observations"),
-            np.asarray(action, dtype=self.action.dtype).reshape(1, *self.action.shape[1:]),
-            np.asarray([reward], dtype=np.float32),
-            np.asarray([float(terminal)], dtype=np.float32),
-            np.asarray([is_first]),
-            np.asarray([True]),
-        )
+        if is_first:
+            self._step = 0
+        row = self._check_rows(obs, (action, reward, terminal))
+        flags = np.asarray([is_first]), np.asarray([True])
+        self._write(row.obs, row.action, row.reward, row.terminal.astype(np.float32), *flags)
         self._open = True
+        self._step += 1
 
     def end_episode(self, final_obs: np.ndarray) -> None:
         """Close the episode added step by step with its last observation (a row not valid)."""
         if not self._open:
             raise ValueError("SequenceReplayBuffer: no episode is open")
-        self._write(
-            self._check_obs(np.asarray(final_obs)[None], "observations"),
-            np.zeros((1, *self.action.shape[1:]), dtype=self.action.dtype),
-            np.zeros(1, dtype=np.float32),
-            np.zeros(1, dtype=np.float32),
-            np.asarray([False]),
-            np.asarray([False]),
-        )
+        row = self._check_rows(final_obs)
+        action = np.zeros((1, *self.action.shape[1:]), dtype=self.action.dtype)
+        zero, no = np.zeros(1, dtype=np.float32), np.asarray([False])
+        self._write(row.obs, action, zero, zero, no, no)
         self._open = False
+        self._episodes_added += 1
 
     def _chronological(self) -> np.ndarray:
         """Physical row indices from oldest to newest."""
@@ -271,7 +374,8 @@ class SequenceReplayBuffer:
                 self.observation_space, self.action_space, max(rows, 2), seed=seed
             )
             for ep in chosen:
-                part.add_episode(ep)
+                # Checked when they entered this buffer.
+                part._add_episode(ep, "episode", check=False)
             parts.append(part)
         return parts[0], parts[1]
 
@@ -283,10 +387,18 @@ class SequenceReplayBuffer:
         action_space: gym.spaces.Space[Any],
         capacity: int | None = None,
         seed: int | None = None,
+        source: str | None = None,
     ) -> SequenceReplayBuffer:
-        """A buffer holding ``episodes`` (capacity: just enough, unless given)."""
+        """A buffer holding ``episodes`` (capacity: just enough, unless given).
+
+        Raises:
+            ValueError: an episode's values are refused (see :func:`check_episode`);
+                the message names ``source`` (a dataset, say), the episode's index in
+                ``episodes`` and the step.
+        """
         rows = sum(len(ep) + 1 for ep in episodes)
         buffer = cls(observation_space, action_space, capacity or max(rows, 2), seed=seed)
-        for ep in episodes:
-            buffer.add_episode(ep)
+        prefix = f"{source}, " if source else ""
+        for i, ep in enumerate(episodes):
+            buffer._add_episode(ep, f"{prefix}episode {i}")
         return buffer

@@ -1,10 +1,12 @@
 """World-model checkpoints: safetensors weights and a JSON config, no pickle.
 
 A checkpoint folder holds ``model.safetensors`` and ``config.json`` (backend name,
-backend config, observation and action spaces, lucidgym version, SHA-256 of the
-weights file) and, when given, ``metrics.json``. Each file is written to a temporary
-name and renamed into place, so a crash mid-write leaves the previous file whole; a
-weights file that does not match the hash in ``config.json`` is refused on loading.
+backend config, observation and action spaces, lucidgym version, and the digests of
+:func:`lucidgym.files.save_tensors`: one of the weights, one of the weights and the
+config together) and, when given, ``metrics.json``. Loading refuses truncated or
+replaced weights, an edited config, and config values of the wrong type, naming the
+file and the field; saving refuses a model with a NaN or infinite weight. A save that
+is interrupted leaves the previous checkpoint loadable (see :mod:`lucidgym.files`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import torch
 from lucidgym.files import (
     CONFIG_FILE,
     WEIGHTS_FILE,
-    atomic_write_json,
     load_tensors,
     read_config,
     save_tensors,
@@ -41,6 +42,34 @@ def read_checkpoint_config(
     return read_config(directory, required)
 
 
+def _build(config: dict[str, Any], path: Path) -> torch.nn.Module:
+    """The untrained model ``config`` describes; a ``ValueError`` names a bad field."""
+    from lucidgym.world_models.registry import WORLD_MODELS, make_world_model
+
+    backend = config["backend"]
+    if not isinstance(backend, str) or backend not in WORLD_MODELS:
+        raise ValueError(
+            f"{path}: field 'backend' must name a world model {sorted(WORLD_MODELS)}, "
+            f"got {backend!r}"
+        )
+    spaces = []
+    for field in ("observation_space", "action_space"):
+        try:
+            spaces.append(space_from_json(config[field]))
+        except ValueError as err:
+            raise ValueError(f"{path}: field {field!r}: {err}") from None
+    values = config["config"]
+    if not isinstance(values, dict):
+        kind = type(values).__name__
+        raise ValueError(f"{path}: field 'config' must be a JSON object, got {kind} {values!r}")
+    try:
+        return make_world_model(backend, *spaces, **values)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{path}: field 'config' does not build a {backend!r} model: {err}"
+        ) from None
+
+
 def save_world_model(
     model: torch.nn.Module,
     directory: str | os.PathLike[str],
@@ -53,11 +82,16 @@ def save_world_model(
         model: a backend from :func:`~lucidgym.world_models.registry.make_world_model`
             (it has ``name``, ``config``, ``observation_space`` and ``action_space``).
         directory: the checkpoint folder.
-        metrics: written to ``metrics.json`` when given.
+        metrics: written to ``metrics.json`` when given (with the checkpoint: it is in
+            place before ``config.json`` commits the new one).
         env_id: the environment the model was trained on (stored for evaluation).
 
     Returns:
         The folder's path.
+
+    Raises:
+        ValueError: ``model`` is no backend, or one of its weights is NaN or infinite
+            (nothing is written then).
     """
     from lucidgym import __version__
 
@@ -73,10 +107,8 @@ def save_world_model(
         "lucidgym_version": __version__,
         "env_id": env_id,
     }
-    out = save_tensors(directory, model.state_dict(), config)
-    if metrics is not None:
-        atomic_write_json(out / METRICS_FILE, metrics)
-    return out
+    extra = {METRICS_FILE: metrics} if metrics is not None else None
+    return save_tensors(directory, model.state_dict(), config, extra_json=extra)
 
 
 def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> torch.nn.Module:
@@ -85,21 +117,15 @@ def load_world_model(directory: str | os.PathLike[str], device: str = "cpu") -> 
     Raises:
         FileNotFoundError: the folder or one of its files is missing.
         ValueError: naming the file and the problem when the weights are truncated,
-            tampered with (hash mismatch) or do not fit the config (keys or shapes);
-            or a device this machine does not have.
+            tampered with (hash mismatch) or do not fit the config (keys or shapes),
+            the config was edited or holds a value of the wrong type (naming the
+            field); or a device this machine does not have.
     """
-    from lucidgym.world_models.registry import make_world_model
-
     target = resolve_device(device)
 
     tensors, config = load_tensors(directory, _WORLD_MODEL_KEYS)
     weights = Path(directory) / WEIGHTS_FILE
-    model = make_world_model(
-        config["backend"],
-        space_from_json(config["observation_space"]),
-        space_from_json(config["action_space"]),
-        **config["config"],
-    )
+    model = _build(config, Path(directory) / CONFIG_FILE)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

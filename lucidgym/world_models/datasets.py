@@ -7,6 +7,11 @@ episodes (8 million steps) record in about 30 s on 2 CPU cores, and Minari's HDF
 writer then takes about 13 minutes for the 2.1 GB file. :func:`load_dataset` reads one
 back as a
 :class:`~lucidgym.world_models.buffer.SequenceReplayBuffer` or a list of episodes.
+
+Loading checks every value as the buffer does
+(:func:`~lucidgym.world_models.buffer.check_episode`), and recording checks them before
+anything is written: a NaN, an infinity, an implausibly large value or an action
+outside the space is refused with the dataset, the episode, the step and the field.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from lucidgym.progress import ProgressBar
-from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
+from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer, check_episode
 from lucidgym.world_models.collect import collect_episodes, make_collection_env
 
 _VERSIONED = re.compile(r"-v\d+$")
@@ -102,7 +107,11 @@ def _write_dataset(
     import minari
 
     single = gym.make(env_id)
-    buffers = [_episode_buffer(i, ep, single.action_space) for i, ep in enumerate(eps)]
+    spaces = single.observation_space, single.action_space
+    single.close()
+    for i, ep in enumerate(eps):
+        check_episode(ep, *spaces, f"recording {env_id}: episode {i}")
+    buffers = [_episode_buffer(i, ep, spaces[1]) for i, ep in enumerate(eps)]
     try:
         with warnings.catch_warnings():
             # Minari asks for a code permalink, an e-mail and an eval env: none apply.
@@ -121,7 +130,6 @@ def _write_dataset(
 
         shutil.rmtree(get_dataset_path(name), ignore_errors=True)
         raise
-    single.close()
 
 
 def _episode_buffer(index: int, ep: Episode, action_space: gym.spaces.Space[Any]) -> Any:
@@ -142,12 +150,8 @@ def _episode_buffer(index: int, ep: Episode, action_space: gym.spaces.Space[Any]
     )
 
 
-def load_episodes(name: str) -> tuple[list[Episode], gym.spaces.Space[Any], gym.spaces.Space[Any]]:
-    """The episodes of a local dataset, with its observation and action spaces.
-
-    Raises:
-        FileNotFoundError: no local dataset of that name (the message names it).
-    """
+def _read(name: str) -> tuple[str, list[Episode], gym.spaces.Space[Any], gym.spaces.Space[Any]]:
+    """The dataset id, its episodes as stored (unchecked) and its two spaces."""
     import minari
 
     name = dataset_id(name)
@@ -170,10 +174,34 @@ def load_episodes(name: str) -> tuple[list[Episode], gym.spaces.Space[Any], gym.
         )
         for e in data.iterate_episodes()
     ]
-    return episodes, data.observation_space, data.action_space
+    return name, episodes, data.observation_space, data.action_space
+
+
+def load_episodes(name: str) -> tuple[list[Episode], gym.spaces.Space[Any], gym.spaces.Space[Any]]:
+    """The episodes of a local dataset, checked, with its observation and action spaces.
+
+    Raises:
+        FileNotFoundError: no local dataset of that name (the message names it).
+        ValueError: a value is refused (see
+            :func:`~lucidgym.world_models.buffer.check_episode`); the message names the
+            dataset, the episode, the step and the field.
+    """
+    name, episodes, obs_space, act_space = _read(name)
+    checked = [
+        check_episode(ep, obs_space, act_space, f"dataset {name!r}, episode {i}")
+        for i, ep in enumerate(episodes)
+    ]
+    return checked, obs_space, act_space
 
 
 def load_dataset(name: str, seed: int | None = None) -> SequenceReplayBuffer:
-    """A local Minari dataset as a replay buffer holding all of its episodes."""
-    episodes, obs_space, act_space = load_episodes(name)
-    return SequenceReplayBuffer.from_episodes(episodes, obs_space, act_space, seed=seed)
+    """A local Minari dataset as a replay buffer holding all of its episodes.
+
+    Raises:
+        FileNotFoundError: no local dataset of that name.
+        ValueError: a value is refused, as by :func:`load_episodes`.
+    """
+    name, episodes, obs_space, act_space = _read(name)
+    return SequenceReplayBuffer.from_episodes(
+        episodes, obs_space, act_space, seed=seed, source=f"dataset {name!r}"
+    )

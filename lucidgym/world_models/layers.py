@@ -2,8 +2,10 @@
 
 Network blocks (MLPs, a CNN encoder and decoder for image observations), action
 encoding and checking (one-hot for ``Discrete``, raw floats for ``Box``), in-model
-normalization kept as registered buffers (saved with the ``state_dict``) and a masked
-mean for losses. The class every backend extends is in
+normalization kept as registered buffers (saved with the ``state_dict``), a masked
+mean for losses, and the checks of data values that every entry point of training data
+shares (:func:`check_values`, :func:`check_discrete_actions`, the plausible magnitude
+:func:`magnitude_limit`). The class every backend extends is in
 :mod:`lucidgym.world_models.backend`.
 """
 
@@ -19,6 +21,98 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.protocol import SequenceBatch
+
+MAX_MAGNITUDE = 1e6
+"""The largest magnitude of an observation, reward or ``Box`` action in training data.
+
+A ``Box`` space whose finite bounds reach further raises the limit for its values
+(:func:`magnitude_limit`). :class:`Normalizer` says why larger values are refused.
+"""
+
+_FLOAT32_SAFE = 1e15
+"""Above this, squares summed over thousands of samples overflow float32 statistics;
+bounds that large (some envs declare float32's maximum) stand for "unbounded"."""
+
+
+def magnitude_limit(space: gym.spaces.Space[Any] | None) -> float:
+    """The largest magnitude a value of ``space`` may plausibly have in training data.
+
+    :data:`MAX_MAGNITUDE`, or the largest finite bound of a ``Box`` where that is
+    larger, up to 1e15.
+    """
+    limit = MAX_MAGNITUDE
+    if isinstance(space, gym.spaces.Box):
+        bounds = np.concatenate([np.ravel(space.low), np.ravel(space.high)]).astype(np.float64)
+        bounds = np.abs(bounds[np.isfinite(bounds)])
+        if bounds.size:
+            limit = max(limit, float(bounds.max()))
+    return min(limit, _FLOAT32_SAFE)
+
+
+def _show(value: Any) -> str:
+    """A number as messages show it (``NaN``, ``inf``, ``1e+30``, ``2.7``)."""
+    value = float(value)
+    return "NaN" if math.isnan(value) else f"{value:g}"
+
+
+def first_false(ok: np.ndarray) -> tuple[int, tuple[int, ...]]:
+    """The row and the index within the row of the first false entry of ``ok [N, ...]``."""
+    flat = int(np.flatnonzero(~ok)[0])
+    index = np.unravel_index(flat, ok.shape)
+    return int(index[0]), tuple(int(i) for i in index[1:])
+
+
+def check_values(
+    field: str, values: np.ndarray, limit: float, where: str, first_step: int = 0
+) -> None:
+    """Refuse a NaN, an infinity or a magnitude beyond ``limit`` in ``values [N, ...]``.
+
+    Raises:
+        ValueError: ``"{where}, step {first_step + n}: {field}[i] is inf (...)"`` for
+            the first such entry, row ``n`` and index ``i`` within the row.
+    """
+    ok = np.abs(values) <= limit  # false for NaN too
+    if ok.all():
+        return
+    row, index = first_false(ok)
+    value = values[(row,) + index]
+    name = field + "".join(f"[{i}]" for i in index)
+    why = (
+        "NaN and infinity are refused"
+        if not np.isfinite(value)
+        else f"beyond {limit:g} in magnitude: implausible, and one such value would ruin "
+        "the normalization statistics"
+    )
+    raise ValueError(f"{where}, step {first_step + row}: {name} is {_show(value)} ({why})")
+
+
+def check_discrete_actions(
+    action: np.ndarray, space: gym.spaces.Discrete, where: str, first_step: int = 0
+) -> None:
+    """Refuse ``action [N]`` entries that are not whole numbers inside ``space``.
+
+    Raises:
+        ValueError: naming ``where``, the step and the action, for a NaN, a fraction
+            or a number outside the space (or a dtype that is not numeric).
+    """
+    if action.dtype.kind not in "biuf":
+        raise ValueError(f"{where}: actions of dtype {action.dtype} are not integers")
+    start, n = int(space.start), int(space.n)
+    if action.dtype.kind == "f":
+        ok = np.isfinite(action) & (action == np.round(action))
+        if not ok.all():
+            row, _ = first_false(ok)
+            raise ValueError(
+                f"{where}, step {first_step + row}: action {_show(action[row])} is not a "
+                f"whole number (actions of {space} are integers)"
+            )
+    ok = (action >= start) & (action < start + n)
+    if not ok.all():
+        row, _ = first_false(ok)
+        raise ValueError(
+            f"{where}, step {first_step + row}: action {_show(action[row])} is outside the "
+            f"action space {space} (valid: {start} to {start + n - 1})"
+        )
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, norm: bool = True) -> nn.Sequential:
@@ -105,11 +199,21 @@ class Normalizer(nn.Module):
 
     Vector observations start from the space's bounds where they are finite (else
     location 0, scale 1) until :meth:`fit` sees data; images always scale by 1/255.
+
+    The statistics are the plain mean and standard deviation, which a single outlier
+    dominates: one observation of 1e30 gives an infinite scale (its square overflows
+    float32) and a model that predicts NaN. Robust statistics (median, quantiles) would
+    change the numbers of every model trained on valid data, so the outlier is refused
+    instead: :meth:`fit`, like the replay buffer that data enters through, refuses
+    observations and rewards beyond :func:`magnitude_limit` (1e6, or the space's larger
+    finite bounds) as implausible, and NaN or infinity.
     """
 
     def __init__(self, space: gym.spaces.Box) -> None:
         super().__init__()
         self.image = is_image_space(space)
+        # A plain float, not a buffer: the saved state_dict keeps its keys.
+        self.limit = magnitude_limit(space)
         shape = tuple(space.shape)
         loc, scale = torch.zeros(shape), torch.ones(shape)
         if self.image:
@@ -142,10 +246,16 @@ class Normalizer(nn.Module):
 
     @torch.no_grad()
     def fit(self, batch: SequenceBatch) -> None:
-        """Set the statistics from a batch (transitions masked by ``valid``)."""
+        """Set the statistics from a batch (transitions masked by ``valid``).
+
+        Raises:
+            ValueError: an observation or a reward is beyond :func:`magnitude_limit` in
+                magnitude, NaN or infinite (statistics of it would be useless or NaN).
+        """
         obs = batch.obs.to(self.obs_loc.device, torch.float32)
         valid = batch.valid.to(self.obs_loc.device)
         reward = batch.reward.to(self.obs_loc.device, torch.float32)[valid]
+        self._check_plausible(obs, reward)
         if reward.numel() > 1:
             self.reward_loc.fill_(reward.mean())
             self.reward_scale.fill_(reward.std().clamp_min(1e-2))
@@ -163,6 +273,22 @@ class Normalizer(nn.Module):
         if delta.shape[0] > 0:
             rms = delta.pow(2).mean(0).sqrt()
             self.delta_scale.copy_(torch.maximum(rms, 1e-3 * self.obs_scale))
+
+    def _check_plausible(self, obs: Tensor, reward: Tensor) -> None:
+        # "not <=" also catches NaN; one synchronisation for both checks.
+        bad_obs, bad_reward = ~(obs.abs() <= self.limit), ~(reward.abs() <= MAX_MAGNITUDE)
+        if not bool(bad_obs.any() | bad_reward.any()):
+            return
+        what, values, limit = (
+            ("an observation", obs[bad_obs], self.limit)
+            if bool(bad_obs.any())
+            else ("a reward", reward[bad_reward], MAX_MAGNITUDE)
+        )
+        raise ValueError(
+            f"fit_normalization: {what} of {float(values[0]):g} is not a finite value "
+            f"within {limit:g} in magnitude (implausible; one such value would ruin the "
+            "normalization statistics)"
+        )
 
 
 class ActionEncoder(nn.Module):
@@ -201,8 +327,8 @@ class ActionEncoder(nn.Module):
                 )
             return index
         action = action.float()
-        if bool(torch.isnan(action).any()):
-            raise ValueError("action contains NaN")
+        if not bool(torch.isfinite(action).all()):
+            raise ValueError("action contains NaN or infinity")
         return action
 
     def encode(self, action: Tensor) -> Tensor:

@@ -6,6 +6,11 @@ TensorBoard (``loss/<term>``, ``eval/loss``, ``charts/sps``) and shows a progres
 :func:`train_step` is the one gradient step of a world model, for every learner that
 fits one (the trainer, online agents, the service); :func:`resolve_device` is the one
 check of a device name.
+
+A step whose loss or gradients are not finite never moves a weight: :func:`train_step`
+raises :class:`NonFiniteLossError` first. The trainer then stops, puts back the last
+good weights (those of the best evaluation, else those it started from) and raises it
+on, naming the step and the likely causes, so that a NaN model is never saved.
 """
 
 from __future__ import annotations
@@ -90,6 +95,19 @@ class TrainingHistory:
     """Wall-clock seconds of training."""
 
 
+class NonFiniteLossError(ValueError, FloatingPointError):
+    """A training step's loss or gradients, or an eval loss, are NaN or infinite.
+
+    A ``ValueError`` (a setting or the data is at fault) and, for callers written
+    against earlier versions, a ``FloatingPointError``.
+    """
+
+    def __init__(self, message: str, step: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        """The trainer's step at which it happened (``None`` outside a trainer)."""
+
+
 _DEVICE = re.compile(r"cpu|cuda(?::(\d+))?")
 
 
@@ -123,7 +141,9 @@ def train_step(
 
     Clears the gradients, back-propagates the total loss, clips the global gradient
     norm and steps ``optimizer``. Whatever the backend does inside ``loss`` (an EMA
-    target's momentum step in training mode) happens first.
+    target's momentum step in training mode) happens first. Where the loss or the
+    global gradient norm is not finite, no weight and no optimizer state moves: the
+    gradients are cleared and the step raises.
 
     Args:
         model: a backend (an ``nn.Module`` whose ``loss(batch)`` returns
@@ -136,17 +156,28 @@ def train_step(
         The loss terms as floats, ``loss/total`` first.
 
     Raises:
-        FloatingPointError: the loss is not finite (the weights are left untouched).
+        NonFiniteLossError: the loss or the gradient norm is not finite (the weights
+            and the optimizer are left untouched).
     """
     loss: Any = model.loss  # a backend's method, which nn.Module's typing cannot see
     total, terms = loss(batch)
     value = float(total.detach())
     if not math.isfinite(value):
-        raise FloatingPointError(f"world-model loss became {value}")
+        raise NonFiniteLossError(f"world-model loss became {value}")
     optimizer.zero_grad(set_to_none=True)
     total.backward()
     if grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    else:
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+    # A norm that overflows float32 counts too: clipping would turn it into a zero step.
+    if not math.isfinite(float(norm)):
+        optimizer.zero_grad(set_to_none=True)
+        raise NonFiniteLossError(
+            f"world-model gradients are non-finite (global norm {float(norm)}; the loss, "
+            f"{value:.6g}, was finite)"
+        )
     optimizer.step()
     return {"loss/total": value, **terms}
 
@@ -171,6 +202,16 @@ class Trainer:
             raise ValueError(
                 f"TrainerConfig: eval_fraction must be in [0, 1), got {c.eval_fraction}"
             )
+        for name, low in (("lr", 0.0), ("weight_decay", 0.0), ("grad_clip", None)):
+            value = getattr(c, name)
+            if value is None and low is None:
+                continue
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not math.isfinite(value) or value < 0 or (low is None and value == 0):
+                need = ">= 0" if low is not None else "> 0 (or None)"
+                raise ValueError(
+                    f"TrainerConfig: {name} must be a finite number {need}, got {value!r}"
+                )
         self.device = resolve_device(c.device)
         # Any: backends are nn.Modules whose loss and fit_normalization torch cannot type.
         self.model: Any = model.to(self.device)
@@ -212,6 +253,8 @@ class Trainer:
             eval_batches = [
                 eval_buf.sample(c.batch_size, seq, eval_rng) for _ in range(c.eval_batches)
             ]
+        # What a diverged run falls back to until an evaluation gives better weights.
+        good_state, good_step = copy.deepcopy(self.model.state_dict()), 0
         best_state: dict[str, torch.Tensor] | None = None
         best = math.inf
         evals_without_improvement = 0
@@ -225,8 +268,8 @@ class Trainer:
                 batch = train_buf.sample(c.batch_size, c.seq_len, rng).to(self.device)
                 try:
                     terms = train_step(self.model, self.optimizer, batch, grad_clip=c.grad_clip)
-                except FloatingPointError as error:
-                    raise FloatingPointError(f"{error} at step {step}") from None
+                except NonFiniteLossError as error:
+                    raise self._diverged(str(error), step, good_state, good_step) from None
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                 period_steps += 1
@@ -247,6 +290,9 @@ class Trainer:
                 status = f"loss {means['loss/total']:.4f}"
                 if eval_batches:
                     loss = self._eval_loss(eval_batches)
+                    if not math.isfinite(loss):
+                        what = f"world-model eval loss became {loss}"
+                        raise self._diverged(what, step, good_state, good_step)
                     history.eval_steps.append(step)
                     history.eval_loss.append(loss)
                     if writer is not None:
@@ -255,19 +301,43 @@ class Trainer:
                     if loss < best:
                         best, evals_without_improvement = loss, 0
                         history.best_step, history.best_eval_loss = step, loss
-                        if c.keep_best:
-                            best_state = copy.deepcopy(self.model.state_dict())
+                        best_state = copy.deepcopy(self.model.state_dict())
+                        good_state, good_step = best_state, step
                     else:
                         evals_without_improvement += 1
                 bar.advance(description=status)
                 if c.patience is not None and evals_without_improvement >= c.patience:
                     history.stopped_early = True
                     break
-        if best_state is not None:
+        if best_state is not None and c.keep_best:
             self.model.load_state_dict(best_state)
+        if not all(bool(torch.isfinite(v).all()) for v in self.model.state_dict().values()):
+            what = "world-model weights became non-finite"
+            raise self._diverged(what, history.steps_done, good_state, good_step)
         self.model.eval()
         history.wall_s = time.perf_counter() - start
         return history
+
+    def _diverged(
+        self, what: str, step: int, state: dict[str, torch.Tensor], state_step: int
+    ) -> NonFiniteLossError:
+        """Put back ``state`` (the weights of ``state_step``) and say what happened."""
+        self.model.load_state_dict(state)
+        # The optimizer's moments come from the diverged steps; they would push the
+        # restored weights straight back.
+        self.optimizer.state.clear()
+        self.model.eval()
+        kept = (
+            "the weights from before training"
+            if state_step == 0
+            else (f"the weights of step {state_step} (best eval loss)")
+        )
+        return NonFiniteLossError(
+            f"{what} at step {step}; training stopped and {kept} were restored. Likely "
+            f"causes: a learning rate too large (lr={self.config.lr:g}) or extreme values "
+            "in the data",
+            step,
+        )
 
 
 def _summary_writer(log_dir: str | None) -> Any:

@@ -1,11 +1,20 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 import lucidgym  # noqa: F401
+from lucidgym.world_models.checkpoint import save_world_model
 from lucidgym.world_models.collect import collect_to_buffer, make_collection_env
 from lucidgym.world_models.registry import make_world_model
-from lucidgym.world_models.trainer import Trainer, TrainerConfig, resolve_device, train_step
+from lucidgym.world_models.trainer import (
+    NonFiniteLossError,
+    Trainer,
+    TrainerConfig,
+    resolve_device,
+    train_step,
+)
 from tests.world_models.conftest import DISCRETE, OBS_SPACE, linear_system_data
 
 
@@ -102,25 +111,95 @@ def test_train_step_lowers_the_loss_on_a_fixed_batch(lr):
         assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
-def test_train_step_clips_the_gradient_norm_and_refuses_a_non_finite_loss():
+def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [v.detach().clone() for v in model.state_dict().values()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_train_step_clips_the_gradient_norm():
     model, batch = _tiny_mlp(), linear_system_data(8, seed=0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     train_step(model, optimizer, batch, grad_clip=1e-3)
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
     assert float(norm) <= 1e-3 * (1 + 1e-4)
-    before = [p.detach().clone() for p in model.parameters()]
-    bad = batch._replace(reward=torch.full_like(batch.reward, float("inf")))
-    with pytest.raises(FloatingPointError, match="loss became"):
-        train_step(model, optimizer, bad)
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("grad_clip", [10.0, None])
+def test_train_step_refuses_a_non_finite_loss_or_gradient_and_moves_nothing(grad_clip, monkeypatch):
+    model, batch = _tiny_mlp(), linear_system_data(8, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    train_step(model, optimizer, batch, grad_clip=grad_clip)
+    before, moments = _weights(model), copy.deepcopy(optimizer.state_dict())
+    # A finite loss whose gradient is NaN (as from sqrt at 0, or a bad custom loss).
+    hook = next(model.parameters()).register_hook(lambda g: g * float("nan"))
+    with pytest.raises(NonFiniteLossError, match=r"gradients are non-finite \(global norm nan"):
+        train_step(model, optimizer, batch, grad_clip=grad_clip)
+    hook.remove()
+    loss = model.loss
+    monkeypatch.setattr(model, "loss", lambda b: (loss(b)[0] * float("inf"), {}))
+    with pytest.raises(ValueError, match="world-model loss became inf"):
+        train_step(model, optimizer, batch, grad_clip=grad_clip)
+    assert _same(before, _weights(model))
+    assert str(optimizer.state_dict()) == str(moments)
+    assert issubclass(NonFiniteLossError, FloatingPointError)
 
 
 def test_trainer_names_the_step_of_a_non_finite_loss(buffer, monkeypatch):
     model = _model(buffer)
     monkeypatch.setattr(model, "loss", lambda batch: (torch.tensor(float("nan")), {}))
     config = TrainerConfig(steps=3, progress=False, eval_fraction=0.0)
-    with pytest.raises(FloatingPointError, match="loss became nan at step 1"):
+    with pytest.raises(NonFiniteLossError, match="loss became nan at step 1") as error:
         Trainer(model, config).fit(buffer)
+    assert error.value.step == 1
+
+
+def test_a_huge_learning_rate_stops_training_and_restores_the_starting_weights(buffer, tmp_path):
+    model = _model(buffer)
+    trainer = Trainer(model, TrainerConfig(steps=20, lr=1e30, progress=False, eval_fraction=0.0))
+    with pytest.raises(ValueError, match=r"at step 2; .*weights from before training.*lr=1e\+30"):
+        trainer.fit(buffer)
+    # The parameters are the untrained ones (beside the fitted normalization): savable.
+    untrained = [p.detach() for p in _model(buffer).parameters()]
+    assert _same([p.detach() for p in model.parameters()], untrained)
+    save_world_model(model, tmp_path / "ck")
+    assert trainer.optimizer.state == {}
+
+
+def test_a_run_that_diverges_after_an_evaluation_keeps_the_best_weights(buffer, monkeypatch):
+    model = _model(buffer)
+    config = TrainerConfig(steps=60, eval_interval=20, progress=False, threads=1)
+    trainer = Trainer(model, config)
+    loss, calls, kept = model.loss, [0], {}
+    load = model.load_state_dict
+
+    def diverging(batch):
+        calls[0] += model.training
+        total, terms = loss(batch)
+        return (total * float("nan") if calls[0] > 45 else total), terms
+
+    def recording_load(state, *args, **kwargs):
+        kept["state"] = {k: v.clone() for k, v in state.items()}
+        return load(state, *args, **kwargs)
+
+    monkeypatch.setattr(model, "loss", diverging)
+    monkeypatch.setattr(model, "load_state_dict", recording_load)
+    with pytest.raises(NonFiniteLossError, match=r"at step 46; .*weights of step (20|40)"):
+        trainer.fit(buffer)
+    assert all(torch.equal(kept["state"][k], v) for k, v in model.state_dict().items())
+    assert all(bool(torch.isfinite(v).all()) for v in model.state_dict().values())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lr", float("nan")), ("lr", float("inf")), ("lr", -1.0), ("weight_decay", float("inf")),
+     ("grad_clip", 0.0), ("grad_clip", float("nan")), ("lr", "big")],
+)  # fmt: skip
+def test_non_finite_or_negative_optimizer_settings_are_refused(buffer, field, value):
+    with pytest.raises(ValueError, match=f"TrainerConfig: {field} must be a finite number"):
+        Trainer(_model(buffer), TrainerConfig(**{field: value}))
 
 
 def test_resolve_device_checks_the_name_and_the_machine():
