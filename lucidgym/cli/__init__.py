@@ -2,7 +2,7 @@
 
 One module per sub-command (:mod:`~lucidgym.cli.envs`, :mod:`~lucidgym.cli.bench`,
 :mod:`~lucidgym.cli.train`, :mod:`~lucidgym.cli.eval`, :mod:`~lucidgym.cli.render`,
-:mod:`~lucidgym.cli.data`), each with ``add_parser(sub)`` that adds its parser and a
+:mod:`~lucidgym.cli.data`, :mod:`~lucidgym.cli.export`), each with ``add_parser(sub)`` that adds its parser and a
 handler ``(args) -> int``. Sub-command modules import only light modules at import time
 and the rest inside their handlers, so ``lucidgym --help`` and ``lucidgym envs`` start
 without torch. Errors a user can cause (bad arguments, unknown names, missing files) are
@@ -15,13 +15,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from lucidgym.cli import bench, data, envs, render, train
+from lucidgym.cli import bench, data, envs, export, render, train
 from lucidgym.cli import eval as eval_world_model
 from lucidgym.cli.options import CLIError, check_positive
 
 __all__ = ["CLIError", "build_parser", "check_positive", "main"]
 
-SUBCOMMANDS = (envs, bench, train, eval_world_model, render, data)
+SUBCOMMANDS = (envs, bench, train, eval_world_model, render, data, export)
 """The sub-command modules, in the order ``lucidgym --help`` lists them."""
 
 

@@ -24,10 +24,10 @@ def test_every_sub_command_is_listed(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     shown = capsys.readouterr().out
-    for command in ("envs", "bench", "train", "eval", "render", "data"):
+    for command in ("envs", "bench", "train", "eval", "render", "data", "export"):
         assert f"    {command} " in shown
     choices = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert set(choices) == {"envs", "bench", "train", "eval", "render", "data"}
+    assert set(choices) == {"envs", "bench", "train", "eval", "render", "data", "export"}
 
 
 def test_no_command_prints_the_help(capsys):

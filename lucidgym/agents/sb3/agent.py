@@ -1,10 +1,15 @@
 """``sb3:<ALGO>``: any Stable-Baselines3 algorithm as a lucidgym agent.
 
 ``make_sb3_agent("PPO", env, learning_rate=1e-3)`` builds ``stable_baselines3.PPO`` for
-``env`` (keyword arguments go to the algorithm's constructor, except ``policy`` and
-``deterministic``). Files hold the policy's ``state_dict`` as safetensors and the
-algorithm, spaces and constructor arguments as JSON: SB3's own zip pickles objects, so
-it is never written or read here.
+``env`` (keyword arguments go to the algorithm's constructor, except ``policy``,
+``deterministic`` and ``num_envs``). With ``num_envs=N`` it trains on ``N`` copies of the
+env at a time (see :func:`~lucidgym.agents.sb3.vec_env.make_sb3_vec_env`).
+
+Files hold the policy's ``state_dict`` and the optimizer states as safetensors, and the
+algorithm, spaces, constructor arguments and counters as JSON, so that ``learn`` after
+:meth:`SB3Agent.load` goes on where the saved agent stopped (what is and is not kept:
+:mod:`~lucidgym.agents.sb3.resume`). SB3's own zip pickles objects, so it is never read
+here and written only on request (:mod:`~lucidgym.agents.sb3.export`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ import numpy as np
 import stable_baselines3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from lucidgym.agents.experience import SuccessCount
 from lucidgym.agents.protocol import Transition
+from lucidgym.agents.sb3.resume import restore_training_state, split_tensors, training_state
+from lucidgym.agents.sb3.vec_env import make_sb3_vec_env
 from lucidgym.files import (
     load_tensors,
+    read_config,
     save_tensors,
     space_from_json,
     space_to_json,
@@ -109,10 +118,20 @@ class SB3Agent:
 
     Args:
         algo: class name in ``stable_baselines3`` (``"PPO"``, ``"A2C"``, ``"DQN"``, ...).
-        env: the env whose spaces the policy is built for (and the default to learn on).
+        env: the env whose spaces the policy is built for (and the default to learn on);
+            with ``num_envs`` above 1, an env made by ``gym.make`` (its id builds the
+            copies) or an SB3 ``VecEnv`` of ``num_envs`` copies.
         policy: SB3 policy name (default ``"MlpPolicy"``).
         deterministic: ``act`` takes the policy's mode (default True).
+        num_envs: copies of the env stepped together in training (default: those of a
+            ``VecEnv`` given, else 1, SB3's ``DummyVecEnv`` of ``env`` itself); above 1,
+            :func:`make_sb3_vec_env` builds them from ``env`` (the native vector env
+            where SB3 can use it), so on-policy rollouts hold ``n_steps * num_envs`` steps.
         **kwargs: passed to the algorithm's constructor (JSON-serializable to be saved).
+
+    Raises:
+        ValueError: an unknown algorithm, a ``num_envs`` below 1, or an env the
+            algorithm cannot act in.
     """
 
     trained_env_steps: int = 0
@@ -122,25 +141,51 @@ class SB3Agent:
     def __init__(
         self,
         algo: str,
-        env: gym.Env[Any, Any],
+        env: gym.Env[Any, Any] | VecEnv,
         policy: str = "MlpPolicy",
         deterministic: bool = True,
+        num_envs: int | None = None,
         **kwargs: Any,
     ) -> None:
         algorithms = sb3_algorithms()
         if algo not in algorithms:
             raise ValueError(f"unknown SB3 algorithm {algo!r}; valid: {sorted(algorithms)}")
+        if num_envs is None:
+            num_envs = env.num_envs if isinstance(env, VecEnv) else 1
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"sb3:{algo}: num_envs must be a positive integer, got {num_envs!r}")
         self.algo = algo
         self.policy_name = policy
         self.deterministic = deterministic
+        self.num_envs = num_envs
         self.kwargs = dict(kwargs)
+        self._built: VecEnv | None = None
+        """The copies this agent built for training, closed when it builds others."""
+        train_env = self._training_env(env)
         try:
-            self.model = algorithms[algo](policy, env, **kwargs)
+            self.model = algorithms[algo](policy, train_env, **kwargs)
         except AssertionError as err:
             raise ValueError(
-                f"sb3:{algo} cannot be used on this env (action space {env.action_space}, "
-                f"observation space {env.observation_space}): {err}"
+                f"sb3:{algo} cannot be used on this env (action space {train_env.action_space}, "
+                f"observation space {train_env.observation_space}): {err}"
             ) from err
+
+    def _training_env(self, env: gym.Env[Any, Any] | VecEnv) -> gym.Env[Any, Any] | VecEnv:
+        """What SB3 trains on: ``env`` itself, or ``num_envs`` copies of it."""
+        if isinstance(env, VecEnv):
+            if env.num_envs != self.num_envs:
+                raise ValueError(
+                    f"sb3:{self.algo}: a VecEnv of {env.num_envs} copies for an agent "
+                    f"of num_envs={self.num_envs}"
+                )
+            return env
+        if self.num_envs == 1:
+            return env
+        built, previous = make_sb3_vec_env(env, self.num_envs), self._built
+        if previous is not None:
+            previous.close()
+        self._built = built
+        return built
 
     def reset(self, *, seed: int | None = None) -> None:
         """Nothing to clear between episodes (SB3 policies here are memoryless)."""
@@ -158,12 +203,19 @@ class SB3Agent:
         """SB3 learns only inside :meth:`learn`; nothing happens here."""
 
     def learn(
-        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
+        self, env: gym.Env[Any, Any] | VecEnv, total_steps: int, *, seed: int | None = None
     ) -> dict[str, list[float]]:
-        """Train for ``total_steps`` env steps on ``env``; curves per finished episode."""
+        """Train for ``total_steps`` more env steps on ``env``; curves per finished episode.
+
+        Learning goes on from where the agent stands: a loaded or already trained agent
+        keeps its optimizer state and its step count (``num_timesteps``, which SB3's
+        schedules read and the curves' ``env_steps`` continue from). Episodes start
+        afresh on ``env``. With ``num_envs`` above 1, ``env`` gives the id and options
+        of the copies.
+        """
         if total_steps < 1:
             raise ValueError(f"sb3:{self.algo}: total_steps must be positive, got {total_steps}")
-        self.model.set_env(env)
+        self.model.set_env(self._training_env(env))
         if seed is not None:
             self.model.set_random_seed(seed)
         if self.model.tensorboard_log is None and not self.model.verbose:
@@ -173,10 +225,15 @@ class SB3Agent:
 
             self.model.set_logger(Logger(folder=None, output_formats=[]))
         callback = _CurveCallback()
-        self.model.learn(total_timesteps=total_steps, callback=callback, reset_num_timesteps=True)
+        start = int(self.model.num_timesteps)
+        # A fresh agent resets as SB3 does by default (a new TensorBoard run folder);
+        # one that has learned goes on counting, as SB3 users resume training.
+        self.model.learn(
+            total_timesteps=total_steps, callback=callback, reset_num_timesteps=start == 0
+        )
         # On-policy algorithms collect whole rollouts (PPO: n_steps per env copy), so the
         # count can pass total_steps: 20,480 for 20,000 with PPO's default 2,048.
-        self.trained_env_steps = int(self.model.num_timesteps)
+        self.trained_env_steps = int(self.model.num_timesteps) - start
         return callback.curves
 
     def settings(self) -> dict[str, Any]:
@@ -195,7 +252,11 @@ class SB3Agent:
         }
 
     def save(self, path: str | Path) -> None:
-        """Write the policy's ``model.safetensors`` and ``config.json`` into ``path``."""
+        """Write ``model.safetensors`` and ``config.json`` into ``path``.
+
+        They hold the weights, the optimizer states and the step counters: enough for
+        :meth:`load` and then :meth:`learn` to go on (see :mod:`~lucidgym.agents.sb3.resume`).
+        """
         try:
             spaces = [
                 space_to_json(self.model.observation_space),
@@ -203,11 +264,13 @@ class SB3Agent:
             ]
         except TypeError as err:
             raise ValueError(f"sb3 agent: {err}") from err
+        tensors, training = training_state(self.model)
         meta = {
             "agent": f"sb3:{self.algo}",
             "algo": self.algo,
             "policy": self.policy_name,
             "deterministic": self.deterministic,
+            "num_envs": self.num_envs,
             "kwargs": self.kwargs,
             "observation_space": spaces[0],
             "action_space": spaces[1],
@@ -216,19 +279,48 @@ class SB3Agent:
             json.dumps(meta)
         except TypeError as err:
             raise ValueError(f"sb3:{self.algo}: constructor arguments are not JSON: {err}") from err
-        save_tensors(path, self.model.policy.state_dict(), meta)
+        try:
+            json.dumps(training)
+        except TypeError as err:
+            raise ValueError(f"sb3:{self.algo}: optimizer state is not JSON: {err}") from err
+        meta["training"] = training
+        save_tensors(path, {**self.model.policy.state_dict(), **tensors}, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> SB3Agent:
-        """An agent from a folder written by :meth:`save` (pass an env to learn more)."""
+        """An agent from a folder written by :meth:`save` (pass an env to learn more).
+
+        A folder saved before optimizer states were kept loads with the weights only,
+        as it always did (0 steps, a fresh optimizer).
+        """
+        if not str(read_config(path).get("agent", "")).startswith("sb3:"):
+            raise ValueError(
+                f"sb3 agent: {path} holds no saved SB3 agent (its config.json names no "
+                "sb3:<ALGO> agent)"
+            )
         state, meta = load_tensors(path, ("agent",))
-        if not str(meta["agent"]).startswith("sb3:"):
-            raise ValueError(f"sb3 agent: {path} holds no saved SB3 agent")
-        env = _SpacesOnlyEnv(
-            space_from_json(meta["observation_space"]), space_from_json(meta["action_space"])
+        observation_space = space_from_json(meta["observation_space"])
+        action_space = space_from_json(meta["action_space"])
+        num_envs = meta.get("num_envs", 1)
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(
+                f"{Path(path) / 'config.json'}: num_envs must be a positive integer, "
+                f"got {num_envs!r}"
+            )
+        env: gym.Env[Any, Any] | VecEnv = _SpacesOnlyEnv(observation_space, action_space)
+        if num_envs > 1:  # SB3 keeps the number of copies a model was built for
+            copies = [lambda: _SpacesOnlyEnv(observation_space, action_space)] * num_envs
+            env = DummyVecEnv(copies)  # type: ignore[arg-type]
+        agent = cls(
+            meta["algo"], env, meta["policy"], meta["deterministic"], num_envs, **meta["kwargs"]
         )
-        agent = cls(meta["algo"], env, meta["policy"], meta["deterministic"], **meta["kwargs"])
-        agent.model.policy.load_state_dict(state)
+        weights, training = split_tensors(state)
+        agent.model.policy.load_state_dict(weights)
+        if "training" in meta:
+            try:
+                restore_training_state(agent.model, training, meta["training"])
+            except ValueError as err:
+                raise ValueError(f"{Path(path) / 'config.json'}: {err}") from err
         return agent
 
 
