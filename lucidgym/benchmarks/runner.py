@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import torch
 
 from lucidgym.agents.experience import SuccessCount
 from lucidgym.agents.protocol import Agent, Learner, Transition, settings_of
+from lucidgym.benchmarks.merge import Shard, ShardedResults, shard_record
 from lucidgym.benchmarks.results import BenchResults, RunRecord, WorldModelRecord, machine_info
 from lucidgym.benchmarks.specs import (
     RunSpec,
@@ -30,7 +31,14 @@ from lucidgym.benchmarks.specs import (
     eval_seeds,
     seed_everything,
 )
-from lucidgym.benchmarks.workers import in_order, in_processes
+from lucidgym.benchmarks.workers import (
+    EXECUTORS,
+    import_ray,
+    in_order,
+    in_processes,
+    longest_first,
+    on_ray,
+)
 from lucidgym.benchmarks.world_models import run_world_model
 from lucidgym.progress import ProgressBar
 
@@ -194,9 +202,17 @@ def run_suite(
     argv: list[str] | None = None,
     progress: bool = True,
     make_agent: AgentMaker | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
+    shard: Shard | None = None,
 ) -> BenchResults:
     """Run every world-model evaluation and run of ``suite``, writing results after each.
+
+    Where more than one job runs at a time, the jobs are handed out longest first
+    (:func:`~lucidgym.benchmarks.workers.longest_first`) and written as each finishes;
+    the results always keep the suite's order. Every job seeds itself, so the numbers
+    are those of ``jobs=1`` whatever the executor, the jobs or the shards.
 
     Args:
         suite: a :class:`~lucidgym.benchmarks.suites.Suite`.
@@ -207,63 +223,106 @@ def run_suite(
         argv: the command line to record (default ``sys.argv``).
         progress: show a progress display of what runs and how long is left.
         make_agent: the agent factory (default :func:`lucidgym.agents.registry.make_agent`);
-            with ``jobs > 1`` it must be picklable (a module-level function), as workers
-            are fresh processes.
-        jobs: worker processes the runs and world-model evaluations are spread over
-            (each with ``threads`` torch threads). Every run seeds itself, so the numbers
-            are those of ``jobs=1``; results keep the suite's order. The throughput
-            section always runs alone in this process, so that nothing contends with
-            its timings.
+            with ``jobs > 1`` or on Ray it must be picklable (a module-level function), as
+            workers are other processes.
+        jobs: jobs running at a time, each with ``threads`` torch threads: with the
+            ``local`` executor worker processes (default 1: here, one after the other);
+            with ``ray`` tasks (default: as many as the cluster's CPUs hold). The
+            throughput section always runs alone in this process, so that nothing
+            contends with its timings.
+        executor: ``"local"`` or ``"ray"`` (each job one Ray task, retried once where its
+            worker dies; needs the ``ray`` extra).
+        ray_address: the Ray cluster to join (``ray`` only; default ``RAY_ADDRESS``, else
+            a new local instance).
+        shard: run only this shard of the suite's jobs (:mod:`lucidgym.benchmarks.merge`);
+            the results say which shard they hold.
 
     Returns:
-        The results; a ``KeyboardInterrupt`` propagates after the finished runs are saved.
+        The results; a ``KeyboardInterrupt`` propagates after the finished runs are saved
+        (outstanding jobs are stopped).
     """
+    import contextlib
     import os
 
     from lucidgym.benchmarks.throughput import check_throughput, run_throughput
 
-    if jobs < 1:
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if executor == "ray":
+        import_ray()
+    elif ray_address is not None:
+        raise ValueError("a Ray address applies to the ray executor only")
+    if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be positive, got {jobs}")
     threads = min(threads or 1, os.cpu_count() or 1)
     torch.set_num_threads(threads)
-    if make_agent is None and suite.runs:
-        make_agent, available = resolve_agent_maker()
-        check_agents([spec.agent for spec in suite.runs], available)
-    if make_agent is not None:
-        check_buildable(suite.runs, make_agent)
-    if suite.throughput is not None:
-        check_throughput(suite.throughput)
-    results = BenchResults(suite=suite.name, machine=machine_info(argv))
-    results.write(out_dir)
     work: list[WorldModelSpec | RunSpec] = [*suite.world_models, *suite.runs]
-    total = len(work) + (suite.throughput is not None)
+    if shard is not None:
+        work = shard.select(work)
+    runs = [job for job in work if isinstance(job, RunSpec)]
+    if make_agent is None and runs:
+        make_agent, available = resolve_agent_maker()
+        check_agents([spec.agent for spec in runs], available)
+    if make_agent is not None:
+        check_buildable(runs, make_agent)
+    throughput = suite.throughput if shard is None or shard.index == 0 else None
+    if throughput is not None:
+        check_throughput(throughput)
+    results = BenchResults(suite.name, machine_info(argv))
+    if shard is not None:  # the same, saying which shard of the whole suite it holds
+        sharding = shard_record(shard, suite.world_models, suite.runs)
+        results = ShardedResults(suite.name, results.machine, shard=sharding)
+    results.write(out_dir)
+    total = len(work) + (throughput is not None)
+    finished: dict[int, RunRecord | list[WorldModelRecord]] = {}
     with ProgressBar("bench", total, enabled=progress) as bar:
-        started = [0]
 
         def on_start(label: str) -> None:
-            bar.update(started[0], description=label)
-            started[0] += 1
+            bar.update(len(finished), description=label)
 
-        if jobs > 1 and len(work) > 1:
-            worker = functools.partial(
-                _run_job, device=device, threads=threads, make_agent=make_agent
-            )
-            done = in_processes(worker, work, min(jobs, len(work)), on_start)
-        else:
-            serial = functools.partial(_run_job, device=device, make_agent=make_agent)
-            done = in_order(serial, work, on_start)
-        for record in done:
-            if isinstance(record, RunRecord):
-                results.runs.append(record)
-            else:
-                results.world_models.extend(record)
-            results.write(out_dir)
-        if suite.throughput is not None:
+        done = _finished_jobs(
+            work, on_start, executor=executor, jobs=jobs, device=device, threads=threads,
+            make_agent=make_agent, ray_address=ray_address,
+        )  # fmt: skip
+        with contextlib.closing(done):
+            for index, record in done:
+                finished[index] = record
+                ordered = [finished[i] for i in sorted(finished)]
+                results.runs = [r for r in ordered if isinstance(r, RunRecord)]
+                results.world_models = [row for r in ordered if isinstance(r, list) for row in r]
+                results.write(out_dir)
+                bar.update(len(finished))
+        if throughput is not None:
             on_start("throughput")
-            results.throughput.extend(run_throughput(suite.throughput))
+            results.throughput.extend(run_throughput(throughput))
             results.write(out_dir)
         bar.update(total)
     return results
+
+
+def _finished_jobs(
+    work: list[WorldModelSpec | RunSpec],
+    on_start: Callable[[str], None],
+    *,
+    executor: str,
+    jobs: int | None,
+    device: str,
+    threads: int,
+    make_agent: AgentMaker | None,
+    ray_address: str | None,
+) -> Generator[tuple[int, RunRecord | list[WorldModelRecord]], None, None]:
+    """``(index in work, record)`` of each job as it finishes, from the executor asked for."""
+    worker = functools.partial(_run_job, device=device, threads=threads, make_agent=make_agent)
+    if executor == "ray" and work:
+        return on_ray(
+            worker, work, on_start, order=longest_first(work), slots=jobs, cpus=threads,
+            gpus=0 if device == "cpu" else 1, address=ray_address,
+        )  # fmt: skip
+    if jobs is not None and jobs > 1 and len(work) > 1:
+        slots = min(jobs, len(work))
+        return in_processes(worker, work, on_start, order=longest_first(work), slots=slots)
+    serial = functools.partial(_run_job, device=device, make_agent=make_agent)
+    return in_order(serial, work, on_start)
 
 
 def _run_job(

@@ -1,15 +1,79 @@
-"""Where a suite's jobs run: one after the other here, or over worker processes.
+"""Where a suite's jobs run: one after the other here, over worker processes, or on Ray.
 
 A job is a spec with a ``label`` (:mod:`lucidgym.benchmarks.specs`); a worker is a
 picklable function of one job. Every job seeds itself, so where it runs never changes
-its numbers, and results come back in the order of the jobs.
+its numbers. An executor hands the jobs out in a given order (the runner's: longest
+first, :func:`longest_first`), at most ``slots`` at a time, and yields ``(index, result)``
+as each finishes, ``index`` into ``work``; the caller puts results back in the suite's
+order. ``on_start(label)`` is called as each job is handed out (a progress display).
 """
 
 from __future__ import annotations
 
+import queue
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
+
+from lucidgym.benchmarks.specs import RunSpec, WorldModelSpec
+
+EXECUTORS = ("local", "ray")
+"""``local``: this process, or a pool of worker processes (``jobs > 1``); ``ray``: a Ray
+cluster, each job one task."""
+
+RAY_HINT = 'pip install "lucidgym[ray]"'
+"""What to run where the Ray executor is asked for without Ray installed."""
+
+Finished = tuple[int, Any]
+"""``(index of the job in work, its result)``."""
+
+
+class ExecutorError(RuntimeError):
+    """A job the executor could not run.
+
+    Its worker died (a crash, the out-of-memory killer, a lost node) on its retry too,
+    or could not load the job.
+    """
+
+
+TRAIN_STEP_S = 1e-3
+"""Estimated seconds of one real env step of training (with its share of updates)."""
+
+EPISODE_S = {"learned model": 5.0, "oracle": 1.0, "none": 0.01}
+"""Estimated seconds of one evaluation episode: a planner inside a learned model, a
+planner over the true simulator, an agent without a model."""
+
+GRADIENT_STEP_S = 2e-2
+"""Estimated seconds of one gradient step of a world-model evaluation."""
+
+
+def estimated_seconds(job: RunSpec | WorldModelSpec) -> float:
+    """A rough length of ``job`` from its spec alone, to hand the longest out first.
+
+    A run: ``budget`` training steps at :data:`TRAIN_STEP_S` each, plus ``episodes``
+    evaluation episodes at the :data:`EPISODE_S` of its model's kind (planning inside a
+    learned model costs far more per decision than a policy). A world-model evaluation:
+    its gradient steps at :data:`GRADIENT_STEP_S`. Only the order of the estimates is
+    used, and a wrong guess costs time, never numbers.
+    """
+    if isinstance(job, WorldModelSpec):
+        return job.train_steps * GRADIENT_STEP_S
+    kind = job.model if job.model in ("none", "oracle") else "learned model"
+    return job.budget * TRAIN_STEP_S + job.episodes * EPISODE_S[kind]
+
+
+def longest_first(work: list[Any]) -> list[int]:
+    """Indices of ``work``, the longest :func:`estimated_seconds` first (ties: in order)."""
+    return sorted(range(len(work)), key=lambda i: -estimated_seconds(work[i]))
+
+
+def in_order(
+    worker: Callable[[Any], Any], work: list[Any], on_start: Callable[[str], None]
+) -> Generator[Finished, None, None]:
+    """Results of ``worker`` over ``work``, one after the other in this process."""
+    for index, job in enumerate(work):
+        on_start(job.label)
+        yield index, worker(job)
 
 
 def _ignore_interrupts() -> None:
@@ -18,35 +82,172 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def in_order(
-    worker: Callable[[Any], Any], work: list[Any], on_start: Callable[[str], None]
-) -> Iterator[Any]:
-    """Results of ``worker`` over ``work``, one after the other in this process.
-
-    ``on_start(label)`` is called as each job starts (a progress display).
-    """
-    for job in work:
-        on_start(job.label)
-        yield worker(job)
-
-
 def in_processes(
     worker: Callable[[Any], Any],
     work: list[Any],
-    processes: int,
     on_start: Callable[[str], None],
-) -> Iterator[Any]:
-    """Results of ``worker`` over ``work`` in ``processes`` worker processes, in order."""
+    *,
+    order: Iterable[int],
+    slots: int,
+) -> Generator[Finished, None, None]:
+    """Results of ``worker`` over ``work`` in ``slots`` worker processes, as they finish."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # no forked torch or numba state
-    pool = context.Pool(processes, initializer=_ignore_interrupts)
+    pool = context.Pool(slots, initializer=_ignore_interrupts)
+    finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+
+    def submit(index: int) -> None:
+        pool.apply_async(
+            worker,
+            (work[index],),
+            callback=lambda result: finished.put((index, result, None)),
+            error_callback=lambda error: finished.put((index, None, error)),
+        )
+
+    def wait() -> Finished:
+        index, result, error = finished.get()
+        if error is not None:
+            raise error
+        return index, result
+
     try:
-        results = pool.imap(worker, work)
-        for job in work:
-            on_start(job.label)
-            yield next(results)
+        yield from _bounded(submit, wait, work, on_start, order, slots)
         pool.close()
     finally:
         pool.terminate()
         pool.join()
+
+
+def on_ray(
+    worker: Callable[[Any], Any],
+    work: list[Any],
+    on_start: Callable[[str], None],
+    *,
+    order: Iterable[int],
+    slots: int | None = None,
+    cpus: int = 1,
+    gpus: int = 0,
+    address: str | None = None,
+) -> Generator[Finished, None, None]:
+    """Results of ``worker`` over ``work`` as Ray tasks, as they finish.
+
+    Args:
+        worker: the function of one job; it and the jobs travel to the cluster pickled.
+        work: the jobs.
+        on_start: called with each job's label as it is submitted.
+        order: the order the jobs are submitted in.
+        slots: tasks running at a time (default: the cluster's CPUs over ``cpus``, or
+            its GPUs over ``gpus``, whichever is fewer).
+        cpus: CPUs each task asks for (its torch threads).
+        gpus: GPUs each task asks for.
+        address: the cluster to join (``auto``, ``HOST:PORT``, ``ray://HOST:PORT``); default
+            the one already joined in this process, else ``RAY_ADDRESS``, else a new local
+            instance, shut down again at the end.
+
+    A task whose worker dies is retried once (Ray's ``max_retries=1``); an exception a
+    job raises is not retried, and is raised here as it was raised there.
+
+    Raises:
+        ValueError: Ray is not installed.
+        ExecutorError: a job's worker died on its retry too, or could not load the job.
+    """
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address)
+    running: dict[Any, int] = {}
+    try:
+        if slots is None:
+            slots = _cluster_slots(ray.cluster_resources(), cpus, gpus)
+        task = ray.remote(_apply).options(num_cpus=cpus, num_gpus=gpus, max_retries=1)
+        shared = ray.put(worker)
+
+        def submit(index: int) -> None:
+            running[task.remote(shared, work[index])] = index
+
+        def wait() -> Finished:
+            [ref], _ = ray.wait(list(running), num_returns=1)
+            index = running.pop(ref)
+            return index, _ray_result(ray, ref, work[index].label)
+
+        yield from _bounded(submit, wait, work, on_start, order, slots)
+    finally:
+        for ref in running:  # stopped early (Ctrl-C, a failed job): stop the rest
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
+
+
+def _ray_result(ray: Any, ref: Any, label: str) -> Any:
+    """The result of the finished task ``ref``, or what went wrong, as raised locally."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        cause = getattr(err, "cause", None)
+        if isinstance(cause, ray.exceptions.RaySystemError):
+            raise ExecutorError(
+                f"{label}: a Ray worker could not load it ({_first_line(cause)}); "
+                "every node needs this lucidgym installed"
+            ) from err
+        if isinstance(cause, Exception):
+            raise cause from err  # the job's own error (a bad option, a bug)
+        raise
+    except ray.exceptions.RayError as err:  # the worker died, and died again on its retry
+        reason = f"{type(err).__name__}: {_first_line(err)}"
+        raise ExecutorError(f"{label}: its worker died twice ({reason})") from err
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a ``ValueError`` naming the extra that installs it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError(f"the ray executor needs Ray: {RAY_HINT}") from err
+    return ray
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def _apply(worker: Callable[[Any], Any], job: Any) -> Any:
+    """What one Ray task runs."""
+    return worker(job)
+
+
+def _cluster_slots(resources: dict[str, float], cpus: int, gpus: int) -> int:
+    """Tasks of ``cpus`` CPUs and ``gpus`` GPUs that fit in the cluster's ``resources``."""
+    fits = int(resources.get("CPU", 0) // max(cpus, 1))
+    if gpus:
+        fits = min(fits, int(resources.get("GPU", 0) // gpus))
+    return max(1, fits)
+
+
+def _bounded(
+    submit: Callable[[int], None],
+    wait: Callable[[], Finished],
+    work: list[Any],
+    on_start: Callable[[str], None],
+    order: Iterable[int],
+    slots: int,
+) -> Generator[Finished, None, None]:
+    """Keep ``slots`` jobs submitted, the next in ``order`` as each finishes."""
+    pending = iter(order)
+    in_flight = 0
+
+    def start_next() -> int:
+        index = next(pending, None)
+        if index is None:
+            return 0
+        on_start(work[index].label)
+        submit(index)
+        return 1
+
+    for _ in range(max(slots, 1)):
+        in_flight += start_next()
+    while in_flight:
+        done = wait()
+        # Hand out the next job before the caller writes results: no slot idles meanwhile.
+        in_flight += start_next() - 1
+        yield done

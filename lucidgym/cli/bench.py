@@ -1,7 +1,9 @@
 """``lucidgym bench``: a suite of agents against the reactive baseline, tabled and plotted.
 
 A named suite (``--suite``) or a custom set (``--env``/``--agent``); ``--set`` changes the
-agents' config, of every agent or (``--set AGENT:key=value``) of one.
+agents' config, of every agent or (``--set AGENT:key=value``) of one. ``--executor ray``
+spreads the jobs over a Ray cluster; ``--shard I/N`` runs one shard of them, and
+``lucidgym bench merge DIR... --out DIR`` puts the shards back together.
 """
 
 from __future__ import annotations
@@ -70,11 +72,45 @@ def add_parser(sub: Any) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="worker processes the runs are spread over (default: one per CPU core on cpu, "
-        "1 on cuda; the numbers do not depend on it)",
+        help="jobs running at a time: worker processes (default: one per CPU core on cpu, "
+        "1 on cuda) or, with --executor ray, Ray tasks (default: as many as the cluster's "
+        "CPUs hold); the numbers do not depend on it",
+    )
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="local (default: this machine, --jobs processes) or ray (each run a Ray task, "
+        'retried once if its worker dies; pip install "lucidgym[ray]")',
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="the Ray cluster to join (auto, HOST:PORT or ray://HOST:PORT; default "
+        "RAY_ADDRESS, else a new local instance)",
+    )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run only shard I of N (from 0: jobs I, I+N, I+2N, ... of the suite), e.g. "
+        "--shard $SLURM_ARRAY_TASK_ID/4; bench merge joins the shards",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=run)
+    # "bench merge DIR..." is a sub-command of bench; plain "bench" still runs a suite.
+    merge = p.add_subparsers(dest="bench_command", metavar="{merge}").add_parser(
+        "merge",
+        help="merge the results of a suite's shards (--shard I/N) into one",
+        description="Merge the --out folders of every shard of one suite into one "
+        "results.json, summary.md and plots, in the suite's order. Refuses shards of "
+        "different suites or lucidgym versions, a shard given twice or missing, and "
+        "unfinished shards.",
+    )
+    merge.add_argument("folders", nargs="+", metavar="DIR", help="the --out folder of a shard")
+    merge.add_argument("--out", required=True, help="folder of the merged results")
+    merge.add_argument("--force", action="store_true", help="overwrite an --out holding results")
+    merge.set_defaults(func=run_merge)
 
 
 def _suite(args: argparse.Namespace) -> Any:
@@ -135,10 +171,13 @@ def _with_agent_config(suite: Any, pairs: list[str]) -> Any:
     return dataclasses.replace(suite, runs=runs)
 
 
-def _jobs(args: argparse.Namespace) -> int:
-    """``--jobs``, or one per core on the CPU (each with ``--threads`` torch threads)."""
-    if args.jobs is not None:
-        return int(args.jobs)
+def _jobs(args: argparse.Namespace) -> int | None:
+    """``--jobs``, or one per core on the CPU (each with ``--threads`` torch threads).
+
+    On Ray the default (``None``) is the cluster's to work out.
+    """
+    if args.jobs is not None or args.executor == "ray":
+        return args.jobs
     if args.device != "cpu":
         return 1
     import os
@@ -146,27 +185,70 @@ def _jobs(args: argparse.Namespace) -> int:
     return max(1, (os.cpu_count() or 1) // (args.threads or 1))
 
 
+def _shard(text: str | None) -> Any:
+    """The :class:`~lucidgym.benchmarks.merge.Shard` of ``--shard``, if given."""
+    if text is None:
+        return None
+    from lucidgym.benchmarks.merge import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as err:
+        raise CLIError(f"--shard: {err}") from err
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a benchmark suite and write its results."""
     from lucidgym.world_models.trainer import resolve_device
 
     resolve_device(args.device)
+    if args.ray_address is not None and args.executor != "ray":
+        raise CLIError("--ray-address applies to --executor ray only")
+    shard = _shard(args.shard)
     suite = _suite(args)
     if args.set:
         suite = _with_agent_config(suite, args.set)
     out = Path(args.out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
     check_out_folder(out, args.force, holds=_holds_results)
+    from lucidgym.benchmarks.runner import run_suite
+    from lucidgym.benchmarks.workers import ExecutorError
+
+    start = time.perf_counter()
+    try:
+        results = run_suite(
+            suite, out, device=args.device, threads=args.threads,
+            argv=["lucidgym", *sys.argv[1:]], progress=not args.no_progress, jobs=_jobs(args),
+            executor=args.executor, ray_address=args.ray_address, shard=shard,
+        )  # fmt: skip
+    except ExecutorError as err:
+        raise CLIError(f"{err}; the runs that finished are in {out}/results.json") from err
+    _report(results, out, start)
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge the results of a suite's shards into one results folder."""
+    out = Path(args.out)
+    folders = [Path(folder) for folder in args.folders]
+    if any(out.resolve() == folder.resolve() for folder in folders):
+        raise CLIError(f"--out {out} is one of the folders merged; give a new folder")
+    check_out_folder(out, args.force, holds=_holds_results)
+    from lucidgym.benchmarks.merge import merge_shards
+
+    start = time.perf_counter()
+    results = merge_shards(folders)
+    results.write(out)
+    _report(results, out, start)
+    return 0
+
+
+def _report(results: Any, out: Path, start: float) -> None:
+    """Plot ``results`` into ``out`` and print their tables and where they went."""
     import json
 
     from lucidgym.benchmarks.plots import write_plots
     from lucidgym.benchmarks.results import summary_table
-    from lucidgym.benchmarks.runner import run_suite
 
-    start = time.perf_counter()
-    results = run_suite(
-        suite, out, device=args.device, threads=args.threads, argv=["lucidgym", *sys.argv[1:]],
-        progress=not args.no_progress, jobs=_jobs(args),
-    )  # fmt: skip
     payload = results.to_json()
     curves = json.loads((out / "learning_curves.json").read_text())
     write_plots(payload, curves, out)
@@ -175,7 +257,6 @@ def run(args: argparse.Namespace) -> int:
     for row in results.throughput:
         print(_throughput_line(row))
     print(f"wrote {out}/results.json, summary.md and plots in {time.perf_counter() - start:.1f} s")
-    return 0
 
 
 def _throughput_line(row: dict[str, Any]) -> str:

@@ -75,6 +75,10 @@ def test_bench_refuses_an_out_with_results_unless_forced(tmp_path, toy_agents, c
         (["bench", "--env", "PatternEcho-v0", "--agent", "wizard"], "echo"),
         (["bench", "--env", "PatternEcho-v0", "--agent", "echo", "--model", "crystal"], "oracle"),
         (["bench", "--seeds", "0"], "positive"),
+        (["bench", "--suite", "tiny", "--executor", "spark"], "valid: local, ray"),
+        (["bench", "--suite", "tiny", "--ray-address", "auto"], "--executor ray only"),
+        (["bench", "--suite", "tiny", "--shard", "2/2"], "0 <= I < N"),
+        (["bench", "--suite", "tiny", "--shard", "first"], "I/N"),
     ],
 )
 def test_bench_bad_names_give_one_line_and_exit_2(argv, names, tmp_path, toy_agents, capsys):
@@ -129,3 +133,90 @@ def test_bench_bad_set_gives_one_line_before_any_run(pairs, message, tmp_path, t
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_bench_and_bench_merge_have_their_own_help(capsys):
+    from lucidgym.cli import bench, build_parser
+
+    for argv, expected in (
+        (["bench", "--help"], "--shard I/N"),
+        (["bench", "merge", "--help"], "DIR"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0 and expected in capsys.readouterr().out
+    args = build_parser().parse_args(["bench"])  # still the quick suite, not a merge
+    assert args.func is bench.run and args.suite is None and args.executor == "local"
+
+
+def test_bench_executor_ray_without_ray_names_the_extra(tmp_path, toy_agents, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an install without the extra sees
+    assert _bench(tmp_path / "x", "--executor", "ray") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "lucidgym[ray]"' in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bench_lost_worker_is_one_line_saying_where_the_finished_runs_are(
+    tmp_path, toy_agents, capsys, monkeypatch
+):
+    from lucidgym.benchmarks import runner
+    from lucidgym.benchmarks.workers import ExecutorError
+
+    def lost(*args, **kwargs):
+        raise ExecutorError("PatternEcho-v0 echo seed 0: its worker died twice (OutOfMemoryError)")
+
+    monkeypatch.setattr(runner, "run_suite", lost)
+    assert _bench(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "died twice" in err and f"{tmp_path}/results.json" in err
+
+
+def test_bench_shards_merged_give_the_whole_set(tmp_path, toy_agents, capsys):
+    assert _bench(tmp_path / "whole") == 0
+    for index in range(2):
+        assert _bench(tmp_path / f"shard{index}", "--shard", f"{index}/2") == 0
+    shard = json.loads((tmp_path / "shard1" / "results.json").read_text())
+    assert shard["shard"]["index"] == 1 and len(shard["runs"]) == 3
+    capsys.readouterr()
+    merged = tmp_path / "merged"
+    argv = ["bench", "merge", str(tmp_path / "shard1"), str(tmp_path / "shard0"), "--out"]
+    assert main([*argv, str(merged)]) == 0
+    assert "+" in capsys.readouterr().out  # the summary table, improvements and all
+    doc = json.loads((merged / "results.json").read_text())
+    assert doc.pop("merged_from")
+    whole = json.loads((tmp_path / "whole" / "results.json").read_text())
+    assert _without_timings(doc) == _without_timings(whole)
+    assert {"summary.md", "returns_PatternEcho-v0.png", "improvement.png"} <= {
+        p.name for p in merged.iterdir()
+    }
+
+
+@pytest.mark.parametrize(
+    ("folders", "out", "message"),
+    [
+        (["shard0", "shard0"], "merged", "shard 0/2 given twice"),
+        (["shard0"], "merged", "shard(s) 1/2 missing"),
+        (["shard0", "whole"], "merged", "not a shard's results"),
+        (["shard0", "nowhere"], "merged", "nowhere: no results.json"),
+        (["shard0", "shard1"], "shard1", "one of the folders merged"),
+    ],
+)
+def test_bench_merge_refuses_overlaps_in_one_line(
+    folders, out, message, tmp_path, toy_agents, capsys
+):
+    for name, extra in (
+        ("whole", []),
+        ("shard0", ["--shard", "0/2"]),
+        ("shard1", ["--shard", "1/2"]),
+    ):
+        if name in folders or name == out:
+            assert _bench(tmp_path / name, *extra) == 0
+    capsys.readouterr()
+    argv = ["bench", "merge", *(str(tmp_path / f) for f in folders), "--out", str(tmp_path / out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "merged").exists()
