@@ -8,7 +8,7 @@ for tree search) are plain callables over a batch of the dynamics' states.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -171,7 +171,8 @@ def imagine_returns(
         for t in range(horizon):
             step_actions = actions[:, t] if t < prefix else policy(states)  # type: ignore[misc]
             if common:
-                states, rewards, dones = dynamics.step_common(states, step_actions, groups)
+                paired = cast(CommonRandomDynamics, dynamics)
+                states, rewards, dones = paired.step_common(states, step_actions, groups)
             else:
                 states, rewards, dones = dynamics.step(states, step_actions)
             returns += discounts[t] * alive * np.asarray(rewards, dtype=np.float64)

@@ -42,6 +42,7 @@ from lucidgym.agents.protocol import (
     to_env_action,
 )
 from lucidgym.files import atomic_write_json
+from lucidgym.world_models.registry import config_to_dict
 
 AGENT_FILE = "agent.json"
 """The agent's own settings, written beside the world-model checkpoint."""
@@ -303,7 +304,10 @@ class ModelPlanningAgent:
         return {
             "agent": self.config.to_dict(),
             "planner": dataclasses.asdict(self.planner_config),
-            "model": {"backend": self.model.name, **dataclasses.asdict(self.model.config)},
+            "model": {
+                "backend": self.learner.model.name,
+                **config_to_dict(self.learner.model.config),
+            },
         }
 
     def save(self, path: str | Path) -> None:
