@@ -3,10 +3,11 @@
 One module per sub-command (:mod:`~lucidgym.cli.envs`, :mod:`~lucidgym.cli.bench`,
 :mod:`~lucidgym.cli.train`, :mod:`~lucidgym.cli.eval`, :mod:`~lucidgym.cli.render`,
 :mod:`~lucidgym.cli.data`, :mod:`~lucidgym.cli.export`), each with ``add_parser(sub)``
-that adds its parser and a handler ``(args) -> int``. Sub-command modules import only light modules at import time
-and the rest inside their handlers, so ``lucidgym --help`` and ``lucidgym envs`` start
-without torch. Errors a user can cause (bad arguments, unknown names, missing files) are
-raised as :class:`CLIError` or ``ValueError`` and printed as one line, with exit status 2.
+that adds its parser and a handler ``(args) -> int``. Sub-command modules import only
+light modules at import time and the rest inside their handlers, so ``lucidgym --help``
+and ``lucidgym envs`` start without torch. Errors a user can cause (bad arguments,
+unknown names, missing files) are raised as :class:`CLIError` or ``ValueError`` and
+printed as one line, with exit status 2.
 """
 
 from __future__ import annotations

@@ -18,7 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lucidgym.world_models.layers import ActionEncoder, Normalizer, is_image_space, masked_mean
+from lucidgym.world_models.layers import (
+    MAX_MAGNITUDE,
+    ActionEncoder,
+    Normalizer,
+    is_image_space,
+    magnitude_limit,
+    masked_mean,
+)
 from lucidgym.world_models.protocol import Prediction, Rollout, SequenceBatch
 
 
@@ -26,8 +33,9 @@ class WorldModelBase(nn.Module):
     """What every backend shares: spaces, checks, normalization and the rollout loop.
 
     A backend implements ``initial_state``, ``_observe`` and ``_imagine`` (on checked,
-    encoded inputs) and ``loss``; the public methods check what users pass in once
-    and raise ``ValueError`` naming the problem.
+    encoded inputs) and ``loss``, which starts with :meth:`check_batch` (before any
+    weight moves); the public methods check what users pass in once and raise
+    ``ValueError`` naming the method, the argument and the expected shape.
     """
 
     name: ClassVar[str] = ""
@@ -64,6 +72,8 @@ class WorldModelBase(nn.Module):
         self.image = is_image_space(observation_space)
         self.actions = ActionEncoder(action_space)
         self.norm = Normalizer(observation_space)
+        # A plain float, not a buffer: saved checkpoints keep their keys.
+        self._action_limit = magnitude_limit(action_space)
 
     @property
     def device(self) -> torch.device:
@@ -71,41 +81,95 @@ class WorldModelBase(nn.Module):
         return self.norm.obs_loc.device
 
     # ----------------------------------------------------------------- checks
-    def check_obs(self, obs: Any, lead: tuple[int, ...] | None = None) -> Tensor:
-        """``obs [*lead, *O]`` as float32 on the model's device, or ``ValueError``."""
+    def check_obs(
+        self, obs: Any, lead: tuple[int, ...] | None = None, method: str = "observe"
+    ) -> Tensor:
+        """``obs [*lead, *O]`` (``[B, *O]`` without ``lead``) as float32 on the model's device.
+
+        Raises:
+            ValueError: the shape is not that, or ``obs`` holds NaN, infinity or a
+                magnitude beyond the normalization's limit (1e6, or the space's larger
+                finite bounds); the message starts with ``method``.
+        """
         obs = torch.as_tensor(obs, device=self.device)
         n = obs.dim() - len(self.obs_shape)
-        if n < 1 or tuple(obs.shape[n:]) != self.obs_shape or (lead and obs.shape[:n] != lead):
-            want = (lead or ("B",)) + self.obs_shape
-            raise ValueError(f"obs has shape {tuple(obs.shape)}, expected {want}")
+        lead_ok = n == 1 if lead is None else tuple(obs.shape[:n]) == lead
+        if n < 0 or not lead_ok or tuple(obs.shape[n:]) != self.obs_shape:
+            want = ("B",) if lead is None else lead
+            raise _shape_error(method, "obs", (*want, *self.obs_shape), obs.shape)
         obs = obs.float()
-        if bool(torch.isnan(obs).any()):
-            raise ValueError("obs contains NaN")
+        ok = obs.abs() <= self.norm.limit  # false for NaN too
+        if not bool(ok.all()):
+            raise _value_error(method, "obs", obs[~ok], self.norm.limit)
         return obs
 
-    def check_batch(self, batch: SequenceBatch) -> SequenceBatch:
-        """``batch`` on the model's device with checked shapes and no NaN."""
+    def check_action(
+        self, action: Any, lead: dict[str, int | None], method: str, name: str = "action"
+    ) -> Tensor:
+        """``action`` of shape ``[*lead]`` (discrete) or ``[*lead, *A]`` (Box), checked.
+
+        Args:
+            action: what the caller passed.
+            lead: the leading dimensions by name (``{"B": 4}``); ``None`` takes the size
+                the caller gave (a rollout's horizon ``H``).
+            method: the public method that was called (the message starts with it).
+            name: the argument's name in that method.
+
+        Returns:
+            The action as ``ActionEncoder.check`` returns it (indices from 0, or floats).
+        """
+        action = torch.as_tensor(action, device=self.device)
+        sizes = tuple(
+            action.shape[i] if size is None and i < action.dim() else size
+            for i, size in enumerate(lead.values())
+        )
+        if tuple(action.shape) != (*sizes, *self.actions.shape):
+            given = ", ".join(f"{k}={v}" for k, v in lead.items() if v is not None)
+            want = (*lead, *self.actions.shape)
+            raise _shape_error(method, name, want, action.shape, f" ({given})")
+        try:
+            return self.actions.check(action, tuple(action.shape[: len(sizes)]), self.device)
+        except ValueError as error:
+            raise ValueError(f"{method}: {error}") from None
+
+    def check_batch(self, batch: SequenceBatch, method: str = "loss") -> SequenceBatch:
+        """``batch`` on the model's device with checked shapes and values.
+
+        Values follow the replay buffer's rule for training data: obs, reward and a Box
+        action finite and within :func:`~lucidgym.world_models.layers.magnitude_limit`.
+
+        Raises:
+            ValueError: a field's shape does not match ``obs [B, T, *O]`` (``action``
+                ``[B, T]`` or ``[B, T, *A]``, the others ``[B, T]``), or a value breaks
+                that rule; the message starts with ``method`` and names the field.
+        """
         obs = torch.as_tensor(batch.obs, device=self.device)
         if obs.dim() != 2 + len(self.obs_shape) or tuple(obs.shape[2:]) != self.obs_shape:
-            raise ValueError(
-                f"batch.obs has shape {tuple(obs.shape)}, expected (B, T, *{self.obs_shape})"
-            )
+            raise _shape_error(method, "batch.obs", ("B", "T", *self.obs_shape), obs.shape)
         lead = tuple(obs.shape[:2])
+        given = f" (B={lead[0]}, T={lead[1]} from batch.obs)"
+        action = torch.as_tensor(batch.action, device=self.device)
+        if tuple(action.shape) != lead + self.actions.shape:
+            want = ("B", "T", *self.actions.shape)
+            raise _shape_error(method, "batch.action", want, action.shape, given)
         fields = [torch.as_tensor(f, device=self.device) for f in batch[2:]]
         for name, field in zip(SequenceBatch._fields[2:], fields, strict=True):
             if tuple(field.shape) != lead:
-                raise ValueError(f"batch.{name} has shape {tuple(field.shape)}, expected {lead}")
+                raise _shape_error(method, f"batch.{name}", ("B", "T"), field.shape, given)
         reward, terminal, is_first, valid = fields
-        action = torch.as_tensor(batch.action, device=self.device)
         if self.actions.discrete:
             # Rows without a transition may hold any filler action; they are masked.
             action = (action.long() - self.actions.start).clamp(0, self.actions.n - 1)
-        # One synchronisation for every NaN check of the batch.
-        nan = torch.isnan(obs.float()).any() | torch.isnan(reward.float()).any()
+        # The buffer's rule for training data (finite, of plausible magnitude), in one
+        # synchronisation for the whole batch.
+        checks = [("obs", obs.float(), self.norm.limit), ("reward", reward.float(), MAX_MAGNITUDE)]
         if not self.actions.discrete:
-            nan = nan | torch.isnan(action.float()).any()
-        if bool(nan):
-            raise ValueError("batch contains NaN (obs, action or reward)")
+            checks.append(("action", action.float(), self._action_limit))
+        ok = [values.abs() <= limit for _, values, limit in checks]
+        if not bool(torch.stack([o.all() for o in ok]).all()):
+            for (name, values, limit), o in zip(checks, ok, strict=True):
+                if not bool(o.all()):
+                    raise _value_error(method, f"batch.{name}", values[~o], limit)
         return SequenceBatch(
             obs.float(),
             action if self.actions.discrete else action.float(),
@@ -118,7 +182,7 @@ class WorldModelBase(nn.Module):
     # ------------------------------------------------------------- public API
     def fit_normalization(self, batch: SequenceBatch) -> None:
         """Set the observation, delta and reward statistics from data."""
-        self.norm.fit(self.check_batch(batch))
+        self.norm.fit(self.check_batch(batch, "fit_normalization"))
 
     def observe(self, state: Any, action: Any, obs: Any) -> tuple[Any, Prediction]:
         """Fold a real ``obs [B, *O]`` into ``state``; ``action`` ``None`` starts episodes.
@@ -126,27 +190,25 @@ class WorldModelBase(nn.Module):
         Returns the new state and what the model predicted for ``obs`` before seeing it.
         """
         obs = self.check_obs(obs)
-        lead = (obs.shape[0],)
-        self._check_state(state, lead[0])
+        batch = obs.shape[0]
+        self._check_state(state, batch, "observe")
         encoded = None
         if action is not None:
-            encoded = self.actions.encode(self.actions.check(action, lead, self.device))
+            encoded = self.actions.encode(self.check_action(action, {"B": batch}, "observe"))
         return self._observe(state, encoded, obs)
 
     def imagine(self, state: Any, action: Any) -> tuple[Any, Prediction]:
         """One dreamed step: ``action [B]`` or ``[B, A]`` -> (state, prediction)."""
-        batch = self._check_state(state, None)
-        encoded = self.actions.encode(self.actions.check(action, (batch,), self.device))
+        batch = self._check_state(state, None, "imagine")
+        encoded = self.actions.encode(self.check_action(action, {"B": batch}, "imagine"))
         return self._imagine(state, encoded)
 
     def rollout(self, state: Any, actions: Any) -> Rollout:
         """Dream ``H`` steps from ``B`` states: ``actions [B, H]`` or ``[B, H, A]``."""
-        batch = self._check_state(state, None)
-        actions = torch.as_tensor(actions, device=self.device)
-        if actions.dim() < 2:
-            raise ValueError(f"actions has shape {tuple(actions.shape)}, expected (B, H, ...)")
-        horizon = actions.shape[1]
-        encoded = self.actions.encode(self.actions.check(actions, (batch, horizon), self.device))
+        batch = self._check_state(state, None, "rollout")
+        checked = self.check_action(actions, {"B": batch, "H": None}, "rollout", "actions")
+        horizon = checked.shape[1]
+        encoded = self.actions.encode(checked)
         preds = []
         for h in range(horizon):
             state, pred = self._imagine(state, encoded[:, h])
@@ -164,18 +226,20 @@ class WorldModelBase(nn.Module):
         )
 
     # ---------------------------------------------------------------- helpers
-    def _check_state(self, state: Any, batch: int | None) -> int:
+    def _check_state(self, state: Any, batch: int | None, method: str) -> int:
         template = self.initial_state(1)
         if not isinstance(state, type(template)):
             kind = type(template).__name__
-            raise ValueError(f"state must be a {kind}, got {type(state).__name__}")
+            raise ValueError(f"{method}: state must be a {kind}, got {type(state).__name__}")
         size = int(state[0].shape[0])
         for name, field, like in zip(template._fields, state, template, strict=True):
             if field.shape[1:] != like.shape[1:] or field.shape[0] != size:
                 want = (size, *like.shape[1:])
-                raise ValueError(f"state.{name} has shape {tuple(field.shape)}, expected {want}")
+                raise ValueError(
+                    f"{method}: state.{name} has shape {tuple(field.shape)}, expected {want}"
+                )
         if batch is not None and size != batch:
-            raise ValueError(f"state has batch {size} but obs has batch {batch}")
+            raise ValueError(f"{method}: state has batch {size} but obs has batch {batch}")
         return size
 
     def initial_state(self, batch_size: int) -> Any:
@@ -269,3 +333,22 @@ class WorldModelBase(nn.Module):
         total = torch.stack(parts).sum()
         values = torch.stack([total.detach()] + [v.detach().float() for v in terms.values()])
         return total, dict(zip(["loss/total", *terms], values.tolist(), strict=True))
+
+
+def _shape_error(
+    method: str, name: str, want: tuple[Any, ...], got: Any, given: str = ""
+) -> ValueError:
+    """``"<method>: <name> must be [B, 4] for this model<given>, got [4, 1, 4]"``."""
+    want_text = ", ".join(map(str, want))
+    got_text = ", ".join(map(str, tuple(got)))
+    return ValueError(
+        f"{method}: {name} must be [{want_text}] for this model{given}, got [{got_text}]"
+    )
+
+
+def _value_error(method: str, name: str, bad: Tensor, limit: float) -> ValueError:
+    """``"<method>: <name> contains inf (NaN, infinity and magnitudes beyond 1e+06 ...)"``."""
+    return ValueError(
+        f"{method}: {name} contains {float(bad.reshape(-1)[0]):g} (NaN, infinity and "
+        f"magnitudes beyond {limit:g} are refused as implausible)"
+    )

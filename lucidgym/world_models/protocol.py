@@ -74,6 +74,13 @@ class WorldModel(Protocol):
 
     Every backend's ``State`` is a typed container (a ``NamedTuple`` of tensors with
     leading dimension ``B``), so :func:`lucidgym.batched.batch_take` indexes any of them.
+
+    Input of the wrong shape (an extra axis, a batch that does not match the state, an
+    action sequence one row short), or holding NaN or infinity, is refused with a
+    ``ValueError`` that names the method, the argument and the shape the model expects,
+    before anything changes: ``"observe: obs must be [B, 20] for this model, got [4, 1,
+    20]"``. :class:`~lucidgym.world_models.backend.WorldModelBase` makes these checks
+    once for every backend.
     """
 
     def initial_state(self, batch_size: int) -> Any:

@@ -1,156 +1,71 @@
 """An asyncio facade over any world-model backend, for services and cognitive loops.
 
 Plain-Python values in and out (tuples of floats, ints, frozen dataclasses), one model
-behind an :class:`asyncio.Lock`, torch work run in a worker thread so the event loop
-stays responsive. Optional Prometheus metrics (install ``lucidgym[metrics]``)::
+whose torch work runs in a worker thread so the event loop stays responsive. Optional
+Prometheus metrics (install ``lucidgym[metrics]``)::
 
     service = build_world_model(WorldModelConfig(obs_dim=20, action_dim=8))
     out = await service.predict(ModelInput(observation=obs, action=3))
     loss = await service.update(ModelInput(obs, 3), next_obs, reward, done)
+
+Calls take turns on the model in the order they were made. One service may be used
+from several event loops (``asyncio.run`` called more than once, as scripts and
+notebooks do). A call cancelled while its torch work runs (``asyncio.wait_for`` timing
+out) lets that work finish before the next call starts, and then raises
+``CancelledError``: a cancelled :meth:`~AsyncWorldModel.update` has still learned its
+transition. An update whose gradient step fails, or would leave a weight non-finite,
+keeps neither the transition nor a changed weight, and raises ``ValueError``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import random
+import threading
+import weakref
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from enum import Enum, auto
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from enum import Enum
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
+from lucidgym.world_models.layers import MAX_MAGNITUDE, magnitude_limit
 from lucidgym.world_models.protocol import SequenceBatch
+from lucidgym.world_models.restore_point import RestorePoint
+from lucidgym.world_models.service_api import (
+    DreamRollout,
+    ModelInput,
+    ModelOutput,
+    PredictionTarget,
+    TransitionBackend,
+    WorldModelConfig,
+    WorldModelService,
+)
 from lucidgym.world_models.trainer import train_step
 
+__all__ = [
+    "AsyncWorldModel",
+    "DreamRollout",
+    "ModelInput",
+    "ModelOutput",
+    "PredictionTarget",
+    "TransitionBackend",
+    "WorldModelConfig",
+    "WorldModelMetrics",
+    "WorldModelService",
+    "build_world_model",
+]
 
-class TransitionBackend(Enum):
-    """Backend used for the world model's forward pass."""
+R = TypeVar("R")
 
-    MLP = auto()
-    """Feed-forward (fast, no memory)."""
-    LSTM = auto()
-    """Recurrent: tracks temporal context."""
-    TRANSFORMER = auto()
-    """Attention over a window of observations."""
-    ENSEMBLE = auto()
-    """N MLPs: epistemic uncertainty from their disagreement."""
-    RSSM = auto()
-    """Recurrent state-space model with a stochastic latent."""
-
-
-class PredictionTarget(Enum):
-    """What the model predicts on each step (every backend has all three heads)."""
-
-    NEXT_OBS = auto()
-    """The next observation vector."""
-    REWARD = auto()
-    """The scalar reward."""
-    DONE = auto()
-    """The episode-termination flag."""
-    ALL = auto()
-    """Observation, reward and done jointly."""
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """One (observation, action) pair."""
-
-    observation: tuple[float, ...]
-    """The current observation vector (``obs_dim`` floats)."""
-    action: int
-    """A discrete action index in ``[0, action_dim)``."""
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """A predicted next step."""
-
-    next_observation: tuple[float, ...]
-    """The predicted next observation."""
-    predicted_reward: float
-    """The predicted reward."""
-    predicted_done: bool
-    """Whether the model expects the episode to end (probability above 0.5)."""
-    prediction_error: float
-    """MSE of the model's last prediction checked against a real one (0 before any)."""
-
-
-@dataclass(frozen=True)
-class DreamRollout:
-    """An imagined trajectory."""
-
-    steps: tuple[ModelOutput, ...]
-    """The imagined steps in order (stops after the first predicted done)."""
-    total_imagined_reward: float
-    """Sum of the predicted rewards."""
-    surprise_score: float
-    """Mean ``prediction_error`` over the steps."""
-
-
-@dataclass(frozen=True)
-class WorldModelConfig:
-    """Configuration of :class:`AsyncWorldModel`."""
-
-    backend: TransitionBackend = TransitionBackend.MLP
-    """Which backend to build."""
-    obs_dim: int = 64
-    """Length of an observation vector."""
-    action_dim: int = 8
-    """Number of discrete actions."""
-    hidden_dim: int = 256
-    """Hidden width of the backend."""
-    ensemble_size: int = 5
-    """Members when ``backend`` is ``ENSEMBLE``."""
-    rollout_horizon: int = 10
-    """Default steps of a dream rollout."""
-    learning_rate: float = 3e-4
-    """Adam learning rate of :meth:`AsyncWorldModel.update`."""
-    surprise_threshold: float = 0.05
-    """Surprise above this suggests re-planning (see :meth:`AsyncWorldModel.is_surprised`)."""
-    max_buffer_size: int = 100_000
-    """Transitions kept for replay."""
-    batch_size: int = 32
-    """Transitions per gradient step (the newest one always included)."""
-    seed: int = 0
-    """Seeds the weights and replay sampling."""
-
-
-@runtime_checkable
-class WorldModelService(Protocol):
-    """The asynchronous world-model API."""
-
-    async def predict(self, inp: ModelInput) -> ModelOutput:
-        """One step: ``(obs, action)`` -> the predicted next step."""
-        ...
-
-    async def dream_rollout(
-        self, initial_obs: tuple[float, ...], action_sequence: Sequence[int]
-    ) -> DreamRollout:
-        """Imagine a trajectory from ``initial_obs``."""
-        ...
-
-    async def update(
-        self,
-        inp: ModelInput,
-        actual_next_obs: tuple[float, ...],
-        actual_reward: float,
-        actual_done: bool,
-    ) -> float:
-        """Learn from one real transition; returns the loss."""
-        ...
-
-    async def surprise(self, inp: ModelInput, actual_next_obs: tuple[float, ...]) -> float:
-        """The prediction error against what really happened."""
-        ...
-
-    async def snapshot(self) -> dict[str, Any]:
-        """A JSON-serialisable summary of the model."""
-        ...
+Transition = tuple[np.ndarray, int, np.ndarray, float, bool]
+"""``(obs, action, next_obs, reward, done)`` as the replay buffer holds it."""
 
 
 class WorldModelMetrics:
@@ -214,11 +129,15 @@ class AsyncWorldModel:
         self.model = _make_backend(self.config) if model is None else model
         self.metrics = metrics
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
-        self._buffer: deque[tuple[np.ndarray, int, np.ndarray, float, bool]] = deque(
-            maxlen=self.config.max_buffer_size
-        )
+        self._buffer: deque[Transition] = deque(maxlen=self.config.max_buffer_size)
         self._rng = random.Random(self.config.seed)
-        self._lock = asyncio.Lock()
+        # An asyncio.Lock belongs to the loop it first waits in, so each loop gets its
+        # own (calls in one loop keep their order); the threading lock is what keeps
+        # torch work from two loops, or from a call cancelled mid-step, apart.
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        self._loop_locks = weakref.WeakKeyDictionary()
+        self._model_lock = threading.Lock()
+        self._obs_limit = magnitude_limit(getattr(self.model, "observation_space", None))
         self._step_count = 0
         self._last_error = 0.0
 
@@ -227,24 +146,49 @@ class AsyncWorldModel:
         """Transitions held for replay."""
         return len(self._buffer)
 
-    def _check(self, observation: Sequence[float], what: str) -> np.ndarray:
+    def _check(self, observation: Sequence[float], what: str, limit: float) -> np.ndarray:
         obs = np.asarray(observation, dtype=np.float32)
         if obs.shape != (self.config.obs_dim,):
             raise ValueError(
                 f"{what} has {obs.size} values, expected obs_dim={self.config.obs_dim}"
             )
-        if not np.all(np.isfinite(obs)):
-            raise ValueError(f"{what} contains NaN or infinity")
+        _refuse_bad_values(what, obs, limit)
         return obs
 
     def _check_action(self, action: int) -> int:
-        if not 0 <= int(action) < self.config.action_dim or int(action) != action:
-            raise ValueError(
-                f"action {action!r} is not an integer in [0, {self.config.action_dim})"
-            )
+        n = self.config.action_dim
+        try:
+            ok = 0 <= int(action) < n and int(action) == action
+        except (TypeError, ValueError, OverflowError):  # None, NaN, infinity
+            ok = False
+        if not ok:
+            raise ValueError(f"action {action!r} is not an integer in [0, {n})")
         return int(action)
 
-    # -- torch work (runs in a worker thread, under the lock) -------------------------
+    async def _in_worker(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(*args)`` in a worker thread, after every earlier call of this loop.
+
+        A cancelled caller waits for the work to finish before it passes the
+        cancellation on, so the next call never meets a model in mid-step.
+        """
+        lock = self._loop_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:
+            work = asyncio.ensure_future(asyncio.to_thread(self._locked, fn, *args))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                while not work.done():
+                    try:
+                        await asyncio.wait([work])
+                    except asyncio.CancelledError:
+                        continue
+                raise
+
+    def _locked(self, fn: Callable[..., R], *args: Any) -> R:
+        with self._model_lock:
+            return fn(*args)
+
+    # -- torch work (runs in a worker thread, under the model lock) --------------------
 
     @torch.no_grad()
     def _dream(self, obs: np.ndarray, actions: list[int], stop_on_done: bool) -> list[ModelOutput]:
@@ -267,6 +211,37 @@ class AsyncWorldModel:
                 break
         return steps
 
+    def _learn(self, row: Transition) -> float:
+        """Keep ``row`` and take one gradient step; undo both if the step goes wrong."""
+        point = RestorePoint(self.model)
+        full = len(self._buffer) == self._buffer.maxlen
+        evicted = self._buffer[0] if full else None
+        rng_state = self._rng.getstate()
+        self._buffer.append(row)
+        self._step_count += 1
+        try:
+            loss = self._train_step()
+            point.check_finite()
+        except Exception as error:
+            point.restore()
+            self._buffer.pop()
+            if evicted is not None:
+                self._buffer.appendleft(evicted)
+            self._rng.setstate(rng_state)
+            self._step_count -= 1
+            self.model.eval()
+            if isinstance(error, (FloatingPointError, ValueError)):
+                raise ValueError(
+                    f"update: the gradient step on this transition failed ({error}); "
+                    "the transition was not kept and the model is as it was"
+                ) from error
+            raise
+        if self.metrics is not None:
+            self.metrics.update_total.inc()
+            self.metrics.train_loss.set(loss)
+            self.metrics.buffer_size.set(len(self._buffer))
+        return loss
+
     def _train_step(self) -> float:
         model: Any = self.model
         model.train()
@@ -284,14 +259,27 @@ class AsyncWorldModel:
         model.eval()
         return terms["loss/total"]
 
+    def _snapshot(self) -> dict[str, Any]:
+        digest = hashlib.sha256()
+        for key, value in sorted(self.model.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        config = {k: (v.name if isinstance(v, Enum) else v) for k, v in asdict(self.config).items()}
+        return {
+            "config": config,
+            "backend": getattr(self.model, "name", type(self.model).__name__),
+            "step_count": self._step_count,
+            "buffer_size": len(self._buffer),
+            "weights_digest": digest.hexdigest(),
+        }
+
     # -- the API -----------------------------------------------------------------------
 
     async def predict(self, inp: ModelInput) -> ModelOutput:
         """One-step forward pass: ``(obs, action)`` -> the predicted next step."""
-        obs = self._check(inp.observation, "observation")
+        obs = self._check(inp.observation, "observation", math.inf)
         action = self._check_action(inp.action)
-        async with self._lock:
-            steps = await asyncio.to_thread(self._dream, obs, [action], False)
+        steps = await self._in_worker(self._dream, obs, [action], False)
         return steps[0]
 
     async def dream_rollout(
@@ -303,12 +291,11 @@ class AsyncWorldModel:
             initial_obs: the starting observation.
             action_sequence: the actions (default: action 0 for ``rollout_horizon`` steps).
         """
-        obs = self._check(initial_obs, "initial_obs")
+        obs = self._check(initial_obs, "initial_obs", math.inf)
         if action_sequence is None:
             action_sequence = [0] * self.config.rollout_horizon
         actions = [self._check_action(a) for a in action_sequence]
-        async with self._lock:
-            steps = await asyncio.to_thread(self._dream, obs, actions, True)
+        steps = await self._in_worker(self._dream, obs, actions, True)
         if self.metrics is not None:
             self.metrics.rollout_steps_total.inc(len(steps))
         return DreamRollout(
@@ -324,25 +311,29 @@ class AsyncWorldModel:
         actual_reward: float,
         actual_done: bool,
     ) -> float:
-        """Store a real transition and take one gradient step on a replayed batch."""
-        obs = self._check(inp.observation, "observation")
-        nxt = self._check(actual_next_obs, "actual_next_obs")
+        """Store a real transition and take one gradient step on a replayed batch.
+
+        Raises:
+            ValueError: an input is malformed, not finite or beyond the replay buffer's
+                plausible magnitude (:func:`~lucidgym.world_models.layers.magnitude_limit`),
+                or the gradient step failed or would have left a weight non-finite; the
+                transition is then not kept, the weights, buffers and replay sampling are
+                as they were, and so is the optimizer unless the step itself went through.
+            asyncio.CancelledError: the call was cancelled; once the step had started it
+                was finished (and kept) first.
+        """
+        # The replay buffer's rule for training data, so that no value the model's
+        # normalization would refuse (or be ruined by) is ever kept.
+        obs = self._check(inp.observation, "update: observation", self._obs_limit)
+        nxt = self._check(actual_next_obs, "update: actual_next_obs", self._obs_limit)
         action = self._check_action(inp.action)
-        if not np.isfinite(actual_reward):
-            raise ValueError(f"actual_reward must be finite, got {actual_reward!r}")
-        async with self._lock:
-            self._buffer.append((obs, action, nxt, float(actual_reward), bool(actual_done)))
-            self._step_count += 1
-            loss = await asyncio.to_thread(self._train_step)
-        if self.metrics is not None:
-            self.metrics.update_total.inc()
-            self.metrics.train_loss.set(loss)
-            self.metrics.buffer_size.set(len(self._buffer))
-        return loss
+        _refuse_bad_values("update: actual_reward", np.float64(actual_reward), MAX_MAGNITUDE)
+        row = (obs, action, nxt, float(actual_reward), bool(actual_done))
+        return await self._in_worker(self._learn, row)
 
     async def surprise(self, inp: ModelInput, actual_next_obs: tuple[float, ...]) -> float:
         """Mean squared error between the predicted and the actual next observation."""
-        actual = self._check(actual_next_obs, "actual_next_obs")
+        actual = self._check(actual_next_obs, "actual_next_obs", math.inf)
         out = await self.predict(inp)
         error = float(np.mean((np.asarray(out.next_observation) - actual) ** 2))
         self._last_error = error
@@ -356,24 +347,27 @@ class AsyncWorldModel:
 
     async def snapshot(self) -> dict[str, Any]:
         """Config, update count, buffer size and a SHA-256 digest of the weights."""
-        async with self._lock:
-            digest = hashlib.sha256()
-            for key, value in sorted(self.model.state_dict().items()):
-                digest.update(key.encode())
-                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-            config = {
-                k: (v.name if isinstance(v, Enum) else v) for k, v in asdict(self.config).items()
-            }
-            return {
-                "config": config,
-                "backend": getattr(self.model, "name", type(self.model).__name__),
-                "step_count": self._step_count,
-                "buffer_size": len(self._buffer),
-                "weights_digest": digest.hexdigest(),
-            }
+        return await self._in_worker(self._snapshot)
 
 
-def _as_batch(rows: list[tuple[np.ndarray, int, np.ndarray, float, bool]]) -> SequenceBatch:
+def _refuse_bad_values(what: str, values: np.ndarray, limit: float) -> None:
+    """Refuse NaN, infinity and magnitudes beyond ``limit``, naming the first such entry."""
+    ok = np.isfinite(values) & (np.abs(values) <= limit)
+    if ok.all():
+        return
+    index = int(np.flatnonzero(~ok)[0])
+    value = float(np.ravel(values)[index])
+    name = f"{what}[{index}]" if values.ndim else what
+    why = (
+        "NaN and infinity are refused"
+        if not math.isfinite(value)
+        else f"beyond {limit:g} in magnitude: implausible, and one such value would ruin "
+        "the model's normalization statistics"
+    )
+    raise ValueError(f"{name} is {value:g} ({why})")
+
+
+def _as_batch(rows: list[Transition]) -> SequenceBatch:
     """Transitions as ``B`` sequences of two rows (``obs``, then ``next_obs`` not valid)."""
 
     def first_row(values: list[Any], dtype: torch.dtype) -> torch.Tensor:

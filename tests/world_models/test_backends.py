@@ -99,13 +99,13 @@ def test_shapes_take_and_rollout_equals_imagine(name: str, action_space: Any) ->
 def test_bad_inputs_raise_clear_errors(name: str) -> None:
     model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
     state = model.initial_state(2)
-    with pytest.raises(ValueError, match=r"obs has shape \(2, 5\), expected"):
+    with pytest.raises(ValueError, match=r"observe: obs must be \[B, 4\] .*, got \[2, 5\]"):
         model.observe(state, None, torch.zeros(2, 5))
     with pytest.raises(ValueError, match="NaN"):
         model.observe(state, None, torch.full((2, 4), float("nan")))
     with pytest.raises(ValueError, match="batch"):
         model.observe(state, None, torch.zeros(3, 4))
-    with pytest.raises(ValueError, match=r"action has shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"imagine: action must be \[B\] .* got \[3\]"):
         model.imagine(state, torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="discrete actions must lie"):
         model.imagine(state, torch.tensor([0, 3]))
@@ -117,7 +117,7 @@ def test_bad_inputs_raise_clear_errors(name: str) -> None:
     data = linear_system_data(2, seed=0)
     with pytest.raises(ValueError, match="NaN"):
         model.loss(data._replace(obs=data.obs.clone().fill_(float("nan"))))
-    with pytest.raises(ValueError, match="batch.obs has shape"):
+    with pytest.raises(ValueError, match=r"loss: batch.obs must be \[B, T, 4\]"):
         model.loss(data._replace(obs=data.obs[..., :3]))
     boxed = make_world_model(name, OBS_SPACE, BOX, **SMALL[name])
     with pytest.raises(ValueError, match="action contains NaN"):

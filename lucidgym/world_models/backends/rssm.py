@@ -271,6 +271,7 @@ class RSSMWorldModel(WorldModelBase):
         ``loss/kl``, ``loss/rollout`` (if ``rollout_horizon``), ``loss/target`` (if
         ``ema_target``), ``loss/vae_kl`` (if ``detach_posterior``) and ``loss/total``.
         """
+        batch = self.check_batch(batch)  # before the target moves: a refused batch moves nothing
         if self.training and torch.is_grad_enabled():
             self.update_target()
         return self.combine(*self.loss_terms(batch))
