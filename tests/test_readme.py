@@ -18,6 +18,8 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index: int, tmp_path, monkeypatch) -> None:
     code = BLOCKS[index]
+    if code.startswith("# continues the example above"):
+        code = BLOCKS[index - 1] + code
     if "stable_baselines3" in code:
         pytest.importorskip("stable_baselines3")
     # Keep the documented budgets in the README, run a small one here.
