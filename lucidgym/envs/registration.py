@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,13 +52,34 @@ ENVS: tuple[EnvEntry, ...] = (
 """The registration table: add a row to add an environment."""
 
 
+NAMESPACE = "lucidgym"
+"""Where an id another package registered first is registered instead (``lucidgym/<id>``)."""
+
+
 def register_envs() -> None:
-    """Register every id of :data:`ENVS` that is not registered yet."""
+    """Register every id of :data:`ENVS`.
+
+    An id another package registered first with another entry point is left to it:
+    lucidgym's env is then registered as ``lucidgym/<id>`` and a warning says so (an env
+    that silently stood in for another would give wrong results without a word).
+    """
     for entry in ENVS:
-        if entry.id in gym.registry:
-            continue
+        env_id = entry.id
+        taken = gym.registry.get(env_id)
+        if taken is not None:
+            if taken.entry_point == entry.entry_point:
+                continue  # lucidgym's own, registered already
+            env_id = f"{NAMESPACE}/{entry.id}"
+            if env_id in gym.registry:
+                continue  # registered aside, and said so, already
+            warnings.warn(
+                f"{entry.id!r} is already registered by another package (entry point "
+                f"{taken.entry_point!r}); gym.make({entry.id!r}) makes that env, and "
+                f"lucidgym's is gym.make({env_id!r})",
+                stacklevel=2,
+            )
         gym.register(
-            id=entry.id,
+            id=env_id,
             entry_point=entry.entry_point,
             vector_entry_point=entry.vector_entry_point,
             max_episode_steps=entry.max_episode_steps,

@@ -381,3 +381,22 @@ def test_vector_record_video(env_id: str, tmp_path) -> None:
         envs.step(envs.action_space.sample())
     envs.close()
     assert [p.suffix for p in folder.iterdir()] == [".mp4"]
+
+
+def test_an_id_another_package_took_first_is_left_to_it_with_a_warning(monkeypatch) -> None:
+    from lucidgym.envs import registration
+
+    registry = dict(gym.registry)
+    monkeypatch.setattr(gym.envs.registration, "registry", registry)
+    monkeypatch.setattr(gym, "registry", registry)
+    del registry["Tutoring-v0"]
+    gym.register("Tutoring-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv")
+    with pytest.warns(
+        UserWarning, match=r"'Tutoring-v0' is already registered.*lucidgym/Tutoring-v0"
+    ):
+        registration.register_envs()
+    assert registry["Tutoring-v0"].entry_point.endswith("CartPoleEnv")
+    assert registry["lucidgym/Tutoring-v0"].entry_point == "lucidgym.envs.tutoring:TutoringEnv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        registration.register_envs()  # lucidgym's own ids again: nothing to say
