@@ -22,9 +22,20 @@ from lucidgym.envs.kernel import ArrayKernel, S, reset_rows
 class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
     """A native vector env over an :class:`~lucidgym.envs.kernel.ArrayKernel`.
 
-    As in Gymnasium 1.x's ``CartPoleVectorEnv``: the step after a sub-environment ends
-    returns its reset observation with reward 0 and ``terminated = truncated = False``
-    (next-step autoreset); collectors of experience drop that transition.
+    Two autoreset modes, named by ``metadata["autoreset_mode"]`` (set per instance):
+
+    - ``AutoresetMode.NEXT_STEP`` (the default), as Gymnasium 1.x's
+      ``CartPoleVectorEnv``: the step after a sub-environment ends returns its reset
+      observation with reward 0 and ``terminated = truncated = False``; collectors of
+      experience drop that transition.
+    - ``AutoresetMode.SAME_STEP``, as ``SyncVectorEnv(..., autoreset_mode=SAME_STEP)``
+      and SB3's ``VecEnv``: the step that ends a sub-environment's episode returns its
+      reward and end flags with the reset observation; the final observation is row
+      ``i`` of ``info["final_obs"]`` (an object array, ``None`` elsewhere) and the final
+      info is ``info["final_info"]`` (arrays over every sub-environment, zero elsewhere),
+      both with their masks ``info["_final_obs"]`` and ``info["_final_info"]``. The
+      rest of ``info`` is what the next-step mode gives, describing the observations
+      returned.
 
     With ``render_mode="rgb_array"`` (where the family lists it in
     ``metadata["render_modes"]``), :meth:`render` returns a tuple of ``num_envs``
@@ -50,10 +61,12 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
         max_episode_steps: steps before a sub-environment is truncated; ``None``: never.
         name: what errors call the env.
         render_mode: one of ``metadata["render_modes"]``, or ``None``.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``AutoresetMode.SAME_STEP`` (or
+            its value, ``"NextStep"`` or ``"SameStep"``).
 
     Raises:
-        ValueError: for a ``num_envs`` or ``max_episode_steps`` below 1, or a
-            ``render_mode`` the family does not draw.
+        ValueError: for a ``num_envs`` or ``max_episode_steps`` below 1, a
+            ``render_mode`` the family does not draw, or another ``autoreset_mode``.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -67,12 +80,16 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
         max_episode_steps: int | None,
         name: str,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if num_envs < 1:
             raise ValueError(f"{name}: num_envs must be at least 1, got {num_envs}")
         if max_episode_steps is not None and max_episode_steps < 1:
             raise ValueError(f"{name}: max_episode_steps must be positive, got {max_episode_steps}")
         check_render_mode(render_mode, self.metadata["render_modes"], name)
+        self.autoreset_mode = _check_autoreset_mode(autoreset_mode, name)
+        # Per instance: two envs of one class may reset in different steps.
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.kernel = kernel
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
@@ -106,7 +123,7 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Step every sub-environment; those that ended last step are reset instead."""
+        """Step every sub-environment and autoreset those that end (see the class docstring)."""
         if self._state is None:
             raise RuntimeError(f"{self._name}: call reset() before step()")
         actions = check_batched_actions(
@@ -122,19 +139,57 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
             truncated = self._steps >= self.max_episode_steps
         else:
             truncated = np.zeros(self.num_envs, dtype=bool)
-        if self._prev_done.any():
-            index = np.flatnonzero(self._prev_done)
-            state = self._restart(state, index)
-            self._steps[index] = 0
-            reward[index] = 0.0
-            terminated[index] = False
-            truncated[index] = False
+        restarted = self._prev_done  # only next-step autoreset leaves ends pending
+        if restarted.any():
+            state = self._autoreset(state, restarted)
+            reward[restarted] = 0.0
+            terminated[restarted] = False
+            truncated[restarted] = False
+        done = terminated | truncated
+        finals: dict[str, Any] = {}
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            self._prev_done = done
+        elif done.any():
+            finals = self._finals(state, terminated, info, done)
+            state = self._autoreset(state, done)
+            restarted = done
         self._state = state
         if self.render_mode is not None:
-            self._track(self._prev_done, actions, reward, info)
-        self._prev_done = terminated | truncated
-        obs, info = self._observation(state, terminated, info)
-        return obs, reward, terminated, truncated, info
+            self._track(restarted, actions, reward, info)
+        if not finals:
+            obs, info = self._observation(state, terminated, info)
+            return obs, reward, terminated, truncated, info
+        # The info of an observation describes it, and a fresh episode has not terminated.
+        obs, info = self._observation(state, terminated & ~done, info)
+        return obs, reward, terminated, truncated, {**info, **finals}
+
+    def _autoreset(self, state: S, ended: np.ndarray) -> S:
+        """``state`` with fresh episodes where ``ended``, their step counts back at 0."""
+        index = np.flatnonzero(ended)
+        self._steps[index] = 0
+        return self._restart(state, index)
+
+    def _finals(
+        self, state: S, terminated: np.ndarray, info: dict[str, Any], done: np.ndarray
+    ) -> dict[str, Any]:
+        """``final_obs``, ``final_info`` and their masks, as ``SyncVectorEnv`` fills them.
+
+        Read from ``state`` before the autoreset overwrites its rows; only the rows that
+        ended are observed (an observation can cost as much as the step).
+        """
+        rows = np.flatnonzero(done)
+        obs, final_info = self._observation(
+            batch_take(state, rows), terminated[rows], _take_rows(info, rows)
+        )
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for k, i in enumerate(rows):
+            final_obs[i] = obs[k]
+        return {
+            "final_obs": final_obs,
+            "_final_obs": done.copy(),
+            "final_info": _spread_rows(final_info, rows, done),
+            "_final_info": done.copy(),
+        }
 
     def _restart(self, state: S, rows: np.ndarray) -> S:
         """``state`` with fresh episodes in rows ``rows`` (the autoreset); ``state`` is ours."""
@@ -143,7 +198,12 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
     def _observation(
         self, state: S, terminated: np.ndarray, info: dict[str, Any]
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Observations and ``info`` returned for ``state`` (after any autoreset)."""
+        """Observations and ``info`` of ``state`` (a batch of any size).
+
+        ``terminated`` says which observations end an episode; ``info`` is the kernel's
+        for those rows. Called for what a step returns (after any autoreset) and, with
+        same-step autoreset, for the final observations of the episodes that ended.
+        """
         return self.kernel.observe(state), info
 
     def get_state(self) -> S:
@@ -193,3 +253,40 @@ class ArrayVectorEnv(VectorEnv, Generic[S]):  # type: ignore[type-arg]
 
     def _frame(self, i: int) -> np.ndarray:
         raise NotImplementedError
+
+
+def _check_autoreset_mode(mode: AutoresetMode | str, name: str) -> AutoresetMode:
+    modes = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    for checked in modes:
+        if mode is checked or (isinstance(mode, str) and mode == checked.value):
+            return checked
+    raise ValueError(
+        f"{name}: autoreset_mode must be AutoresetMode.NEXT_STEP or SAME_STEP "
+        f"(DISABLED has no partial reset here), got {mode!r}"
+    )
+
+
+def _take_rows(info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+    """Rows ``rows`` of every array of a kernel's ``info`` (nested dicts too)."""
+    return {
+        key: _take_rows(value, rows) if isinstance(value, dict) else np.asarray(value)[rows]
+        for key, value in info.items()
+    }
+
+
+def _spread_rows(info: dict[str, Any], rows: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    """``info`` of rows ``rows`` over every sub-environment, as Gymnasium batches infos.
+
+    Each value becomes an array of ``len(mask)`` rows, zero outside ``rows``, beside
+    its mask ``_key`` (``mask``, true on ``rows``); nested dicts alike.
+    """
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, dict):
+            out[key] = _spread_rows(value, rows, mask)
+        else:
+            value = np.asarray(value)
+            out[key] = np.zeros((mask.size, *value.shape[1:]), dtype=value.dtype)
+            out[key][rows] = value
+        out["_" + key] = mask.copy()
+    return out

@@ -5,7 +5,8 @@ observations, or from a real env's resets); the model supplies the next observat
 the reward and termination (predicted done probability above a threshold); a time
 limit truncates. :class:`ModelEnv` is a ``gymnasium.Env`` (wrap it in SB3's
 ``DummyVecEnv`` like any env); :class:`ModelVectorEnv` is a Gymnasium ``VectorEnv``
-stepping every copy in one batched model call, with next-step autoreset.
+stepping every copy in one batched model call, with next-step autoreset or, for SB3's
+``VecEnv`` adapter, same-step autoreset.
 """
 
 from __future__ import annotations
@@ -139,8 +140,13 @@ class ModelEnv(gym.Env):  # type: ignore[type-arg]
 class ModelVectorEnv(VectorEnv):  # type: ignore[type-arg]
     """``num_envs`` episodes inside a learned model, stepped in one batched call.
 
-    Next-step autoreset (as Gymnasium's native vector envs): the step after an episode
-    ends returns a fresh starting observation with reward 0.
+    ``autoreset_mode`` (also ``metadata["autoreset_mode"]``) says when an episode that
+    ended starts again: ``AutoresetMode.NEXT_STEP`` (the default, as Gymnasium's native
+    vector envs), the step after the end returns a fresh starting observation with
+    reward 0; ``AutoresetMode.SAME_STEP`` (as ``SyncVectorEnv`` with that mode), the
+    step that ends it returns the fresh observation, the final one in
+    ``info["final_obs"]`` and its ``done_probability`` in ``info["final_info"]``, each
+    beside its mask (``_final_obs``, ``_final_info``).
 
     Args:
         model: a world model with ``observation_space`` and ``action_space``.
@@ -150,6 +156,12 @@ class ModelVectorEnv(VectorEnv):  # type: ignore[type-arg]
         done_threshold: predicted done probability above which an episode terminates.
         start_from: for a buffer, ``"first"`` (episode starts) or ``"any"`` (any row).
         uncertainty_penalty: subtracted from the reward times the model's uncertainty.
+        autoreset_mode: ``AutoresetMode.NEXT_STEP`` or ``AutoresetMode.SAME_STEP`` (or
+            its value, ``"NextStep"`` or ``"SameStep"``).
+
+    Raises:
+        ValueError: for a ``num_envs`` or ``max_episode_steps`` below 1, or another
+            ``autoreset_mode``.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
@@ -163,9 +175,20 @@ class ModelVectorEnv(VectorEnv):  # type: ignore[type-arg]
         done_threshold: float = 0.5,
         start_from: str = "first",
         uncertainty_penalty: float = 0.0,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if num_envs < 1 or max_episode_steps < 1:
             raise ValueError("num_envs and max_episode_steps must be positive")
+        names = {m.value: m for m in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)}
+        key = autoreset_mode.value if isinstance(autoreset_mode, AutoresetMode) else autoreset_mode
+        if not isinstance(key, str) or key not in names:
+            raise ValueError(
+                "ModelVectorEnv: autoreset_mode must be AutoresetMode.NEXT_STEP or "
+                f"SAME_STEP, got {autoreset_mode!r}"
+            )
+        self.autoreset_mode = names[key]
+        # Per instance: two envs of one class may reset in different steps.
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.uncertainty_penalty = uncertainty_penalty
         self.model = model
         self.num_envs = num_envs
@@ -215,19 +238,43 @@ class ModelVectorEnv(VectorEnv):  # type: ignore[type-arg]
             terminated = done_p > self.done_threshold
             self._steps += 1
             truncated = self._steps >= self.max_episode_steps
+            info: dict[str, Any] = {"done_probability": done_p}
             if self._prev_done.any():
                 index = np.flatnonzero(self._prev_done)
-                fresh_obs, fresh = self._start(index.size)
-                state = batch_put(state, torch.as_tensor(index, device=_device(self.model)), fresh)
-                obs[index] = fresh_obs
+                state = self._restart(state, obs, index)
                 reward[index] = 0.0
                 terminated[index] = False
                 truncated[index] = False
-                self._steps[index] = 0
+            done = terminated | truncated
+            if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+                self._prev_done = done
+            elif done.any():
+                info.update(self._finals(obs, done_p, done))
+                state = self._restart(state, obs, np.flatnonzero(done))
         self._state = state
-        self._prev_done = terminated | truncated
-        info = {"done_probability": done_p}
         return _to_space(obs, self.single_observation_space), reward, terminated, truncated, info
+
+    def _restart(self, state: Any, obs: np.ndarray, index: np.ndarray) -> Any:
+        """``state`` with fresh episodes in rows ``index``; their starts go into ``obs``."""
+        fresh_obs, fresh = self._start(index.size)
+        obs[index] = fresh_obs
+        self._steps[index] = 0
+        return batch_put(state, torch.as_tensor(index, device=_device(self.model)), fresh)
+
+    def _finals(self, obs: np.ndarray, done_p: np.ndarray, done: np.ndarray) -> dict[str, Any]:
+        """``final_obs``, ``final_info`` and their masks, as ``SyncVectorEnv`` fills them."""
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        final_p = np.zeros_like(done_p)
+        for i in np.flatnonzero(done):
+            final_obs[i] = _to_space(obs[i], self.single_observation_space)
+            final_p[i] = done_p[i]
+        final_info = {"done_probability": final_p, "_done_probability": done.copy()}
+        return {
+            "final_obs": final_obs,
+            "_final_obs": done.copy(),
+            "final_info": final_info,
+            "_final_info": done.copy(),
+        }
 
 
 def _device(model: Any) -> torch.device:

@@ -57,9 +57,12 @@ def test_transitions_equal_those_of_dummy_vec_env_over_single_envs(mode: Autores
     vector = gym.make_vec(
         "Tutoring-v0", N, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}
     )
-    expected, got = _play(dummy, 300), _play(SB3VecEnv(vector), 300)
-    ends = sum(int(step[2].sum()) for step in expected[2:])
-    assert ends >= 5  # sessions end by quitting or at 80 steps: resets are exercised
+    _assert_same_transitions(_play(SB3VecEnv(vector), 300), _play(dummy, 300), ends=5)
+
+
+def _assert_same_transitions(got: list[Any], expected: list[Any], ends: int) -> None:
+    """Every observation, reward, done and info of two ``_play`` records alike."""
+    assert sum(int(step[2].sum()) for step in expected[2:]) >= ends  # resets are exercised
     # DummyVecEnv's infos hold the env's Python values; a vector env batches them into
     # NumPy arrays, so values are compared as arrays of the vector env's dtypes.
     assert _same(got[0], expected[0])
@@ -69,6 +72,33 @@ def test_transitions_equal_those_of_dummy_vec_env_over_single_envs(mode: Autores
             assert set(gi) == set(ei), step
             for key in ei:
                 assert np.array_equal(np.asarray(gi[key]), np.asarray(ei[key])), (step, key)
+
+
+def test_make_sb3_vec_env_steps_tutoring_copies_in_its_native_vector_env() -> None:
+    """The native env, resetting in the same step: what DummyVecEnv gives, in one call.
+
+    Equal transitions need one copy: the native env's copies share one generator where
+    DummyVecEnv's single envs have one each.
+    """
+    from lucidgym.envs.tutoring import TutoringVectorEnv
+
+    venv = make_sb3_vec_env("Tutoring-v0", num_envs=8)
+    assert isinstance(venv, VecMonitor) and isinstance(venv.venv, SB3VecEnv)
+    assert isinstance(venv.venv.venv.unwrapped, TutoringVectorEnv)
+    assert venv.venv.autoreset_mode is AutoresetMode.SAME_STEP
+    dummy = DummyVecEnv([lambda: gym.make("Tutoring-v0")])
+    one = make_sb3_vec_env("Tutoring-v0", num_envs=1).venv
+    _assert_same_transitions(_play(one, 400), _play(dummy, 400), ends=3)
+    space, lengths = venv.observation_space, []
+    for obs, _, dones, infos, _ in _play(venv, 200)[2:]:
+        assert obs.shape == (8, 20) and all(space.contains(row) for row in obs)
+        for done, info in zip(dones, infos, strict=True):
+            assert ("terminal_observation" in info) == bool(done)
+            if done:
+                assert space.contains(info["terminal_observation"])
+                assert info["TimeLimit.truncated"] == (info["episode"]["l"] == 80)
+                lengths.append(info["episode"]["l"])
+    assert len(lengths) >= 8 and max(lengths) <= 80
 
 
 def test_a_native_vector_env_without_partial_reset_is_refused() -> None:
@@ -94,6 +124,13 @@ def test_a_batched_model_vector_env_is_refused_and_model_env_copies_train() -> N
     ppo = PPO("MlpPolicy", SB3VecEnv(copies), n_steps=16, batch_size=48, n_epochs=1, seed=0)
     ppo.learn(48)
     assert ppo.num_timesteps == 48
+    batched = ModelVectorEnv(
+        model, starts, num_envs=N, max_episode_steps=8, autoreset_mode=AutoresetMode.SAME_STEP
+    )
+    ppo = PPO("MlpPolicy", VecMonitor(SB3VecEnv(batched)), n_steps=16, batch_size=48, seed=0)
+    ppo.learn(48)
+    lengths = [ep["l"] for ep in ppo.ep_info_buffer]  # an untrained model ends some early
+    assert len(lengths) >= 2 * N and all(1 <= n <= 8 for n in lengths)
 
 
 def _vector_that_takes_autoreset_mode(
@@ -126,8 +163,8 @@ def test_make_sb3_vec_env_picks_the_native_env_where_it_resets_in_the_same_step(
     picked = make_sb3_vec_env(same_step_id, N).venv
     assert isinstance(picked, SB3VecEnv) and getattr(picked.venv, "built_here", False)
     assert picked.autoreset_mode is AutoresetMode.SAME_STEP
-    fallback = make_sb3_vec_env(gym.make("Tutoring-v0", render_mode="rgb_array"), N)
-    assert isinstance(fallback, DummyVecEnv)  # Tutoring's native env autoresets late
+    fallback = make_sb3_vec_env(gym.make("CartPole-v1", render_mode="rgb_array"), N)
+    assert isinstance(fallback, DummyVecEnv)  # CartPole's native env autoresets late
     assert fallback.env_is_wrapped(Monitor) == [True] * N
     assert fallback.render_mode is None  # copies for training draw nothing
     with pytest.raises(ValueError, match="num_envs must be a positive integer"):

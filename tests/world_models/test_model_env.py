@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from torch import nn
 
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
@@ -96,6 +97,53 @@ def test_vector_env_autoresets_on_the_next_step():
     assert r4.tolist() == [2, 0, 1]
     with pytest.raises(ValueError):
         env.step(np.array([0, 1]))
+
+
+def test_vector_env_same_step_equals_sync_vector_env_of_model_envs():
+    """Same seed and actions: one copy steps, ends and restarts as a ``SyncVectorEnv`` does."""
+    same = AutoresetMode.SAME_STEP
+    vector = ModelVectorEnv(ShiftModel(), STARTS, num_envs=1, max_episode_steps=3,
+                            autoreset_mode=same)  # fmt: skip
+    assert vector.metadata["autoreset_mode"] is same
+    assert ModelVectorEnv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    reference = SyncVectorEnv(
+        [lambda: ModelEnv(ShiftModel(), STARTS, max_episode_steps=3)], autoreset_mode=same
+    )
+    assert np.array_equal(vector.reset(seed=4)[0], reference.reset(seed=4)[0])
+    rng, ends = np.random.default_rng(0), 0
+    for t in range(40):
+        actions = rng.integers(3, size=1)
+        *got, info = vector.step(actions)
+        *expected, expected_info = reference.step(actions)
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g, e), t
+        assert ("final_obs" in info) == ("final_obs" in expected_info), t
+        if "final_obs" in info:
+            ends += 1
+            for key in ("_final_obs", "_final_info"):
+                assert np.array_equal(info[key], expected_info[key]), t
+            assert np.array_equal(info["final_obs"][0], expected_info["final_obs"][0]), t
+            final, expected_final = info["final_info"], expected_info["final_info"]
+            assert set(final) >= {"done_probability", "_done_probability"}
+            assert final["done_probability"][0] == expected_final["done_probability"][0], t
+    assert ends >= 5
+
+
+def test_vector_env_same_step_restarts_copies_in_the_step_that_ends_them():
+    env = ModelVectorEnv(ShiftModel(), STARTS, num_envs=3, max_episode_steps=2,
+                         autoreset_mode="SameStep")  # fmt: skip
+    env.reset(seed=0)
+    _, r1, _, tr1, info1 = env.step(np.array([1, 1, 1]))
+    assert r1.tolist() == [1, 1, 1] and not tr1.any() and "final_obs" not in info1
+    obs, r2, _, tr2, info = env.step(np.array([2, 0, 1]))
+    assert r2.tolist() == [2, 0, 1] and tr2.all()  # the real reward, with the end
+    assert info["_final_obs"].all() and info["final_info"]["_done_probability"].all()
+    assert all(any(np.array_equal(o, s) for s in STARTS) for o in obs)  # fresh starts
+    assert not any(np.array_equal(f, o) for f, o in zip(info["final_obs"], obs, strict=True))
+    _, r3, _, tr3, _ = env.step(np.array([2, 2, 2]))
+    assert r3.tolist() == [2, 2, 2] and not tr3.any()  # a new episode, counted from 0
+    with pytest.raises(ValueError, match="autoreset_mode must be"):
+        ModelVectorEnv(ShiftModel(), STARTS, num_envs=3, autoreset_mode=AutoresetMode.DISABLED)
 
 
 def _sticky_random(num_envs: int, repeat: float, seed: int):

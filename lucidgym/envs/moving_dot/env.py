@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 from lucidgym.envs.checks import FieldRange, check_action, check_ranges
 from lucidgym.envs.kernel import KernelEnv
@@ -164,10 +165,12 @@ class MovingDotEnv(KernelEnv[MovingDotState]):
 
 
 class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
-    """``num_envs`` moving dots stepped and drawn in one NumPy call (next-step autoreset).
+    """``num_envs`` moving dots stepped and drawn in one NumPy call.
 
-    Takes the same arguments as :class:`MovingDotEnv`, plus ``num_envs`` and
-    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    Takes the same arguments as :class:`MovingDotEnv`, plus ``num_envs``,
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration) and
+    ``autoreset_mode`` (next-step by default; see
+    :class:`~lucidgym.envs.vector.ArrayVectorEnv`); its one
     ``render_mode`` is ``"rgb_array"``: ``render()`` gives each dot's picture, as
     :class:`MovingDotEnv` draws it. ``info`` holds ``state [N, 4]``, ``occluded [N]``
     and ``success [N]``, describing the observations returned (after any autoreset).
@@ -187,6 +190,7 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
         *,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **physics: Any,
     ) -> None:
         self.dots, obs_space, act_space = _build(physics)
@@ -198,6 +202,7 @@ class MovingDotVectorEnv(ArrayVectorEnv[MovingDotState]):
             max_episode_steps,
             "MovingDotVectorEnv" + ("" if self.dots.config.continuous else "(discrete)"),
             render_mode,
+            autoreset_mode,
         )
         self.config = self.dots.config
         self._block = max(16, num_envs // 8)

@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 from lucidgym.envs.checks import FieldRange, check_action, check_ranges
 from lucidgym.envs.kernel import KernelEnv
@@ -224,10 +225,12 @@ def _symbol_text(symbol: int) -> str:
 
 
 class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
-    """``num_envs`` symbolic episodes stepped in one NumPy call (next-step autoreset).
+    """``num_envs`` symbolic episodes stepped in one NumPy call.
 
-    Takes the same arguments as :class:`SymbolicEnv`, plus ``num_envs`` and
-    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    Takes the same arguments as :class:`SymbolicEnv`, plus ``num_envs``,
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration) and
+    ``autoreset_mode`` (next-step by default; see
+    :class:`~lucidgym.envs.vector.ArrayVectorEnv`); its one
     ``render_mode`` is ``"rgb_array"``: ``render()`` gives each episode's picture, as
     :class:`SymbolicEnv` draws it.
     """
@@ -246,6 +249,7 @@ class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
         parent: Parent | None = None,
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **task_kwargs: Any,
     ) -> None:
         kernel = _build_kernel(task, parent, task_kwargs)
@@ -257,6 +261,7 @@ class SymbolicVectorEnv(ArrayVectorEnv[SymbolicState]):
             max_episode_steps,
             f"SymbolicVectorEnv({kernel.task.name})",
             render_mode,
+            autoreset_mode,
         )
 
     def _new_record(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 from lucidgym.envs.checks import check_action, check_ranges
 from lucidgym.envs.kernel import KernelEnv
@@ -202,10 +203,12 @@ class TutoringEnv(KernelEnv[StudentState]):
 
 
 class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
-    """``num_envs`` tutoring sessions stepped in one NumPy call (next-step autoreset).
+    """``num_envs`` tutoring sessions stepped in one NumPy call.
 
-    Takes the same arguments as :class:`TutoringEnv`, plus ``num_envs`` and
-    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration); its one
+    Takes the same arguments as :class:`TutoringEnv`, plus ``num_envs``,
+    ``max_episode_steps`` (passed by ``gym.make_vec`` from the registration) and
+    ``autoreset_mode`` (next-step by default; see
+    :class:`~lucidgym.envs.vector.ArrayVectorEnv`); its one
     ``render_mode`` is ``"rgb_array"``: ``render()`` gives each session's dashboard, as
     :class:`TutoringEnv` draws it. ``info`` holds the single env's keys as arrays with a
     leading ``N``. ``expert_policy()`` is the single env's, over the ``[num_envs, 20]``
@@ -226,6 +229,7 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
         max_episode_steps: int | None = SESSION_STEPS,
         render_mode: str | None = None,
         horizon: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if horizon is None:
             horizon = max_episode_steps if max_episode_steps is not None else SESSION_STEPS
@@ -237,6 +241,7 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
             max_episode_steps,
             "TutoringVectorEnv",
             render_mode,
+            autoreset_mode,
         )
 
     def reset(
