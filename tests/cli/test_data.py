@@ -44,3 +44,44 @@ def test_data_reactive_uses_the_envs_expert_rules(tmp_path, monkeypatch):
     for episode in episodes:
         shown = np.argmax(episode.observations[:-1, :8], axis=1)
         assert np.array_equal(episode.actions, shown) and episode.rewards.sum() == 32
+
+
+def test_a_bad_data_format_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    argv = ["data", "--env", "Tutoring-v0", "--episodes", "2", "--out", "lucidgym/x"]
+    assert main([*argv, "--data-format", "parquet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--data-format: unknown data format 'parquet'; use one of hdf5, arrow" in err
+    assert not (tmp_path / "lucidgym").exists()
+
+
+def test_arrow_without_pyarrow_names_the_install(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("minari")
+    import importlib.util
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyarrow" else find_spec(name, *a),
+    )
+    argv = ["data", "--env", "Tutoring-v0", "--episodes", "2", "--out", "lucidgym/x"]
+    assert main([*argv, "--data-format", "arrow"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "minari[arrow]"' in err
+
+
+def test_data_writes_arrow_with_the_chosen_infos(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    from lucidgym.world_models.datasets import load_infos
+
+    argv = ["data", "--env", "Tutoring-v0", "--episodes", "3", "--data-format", "arrow"]
+    assert main([*argv, "--infos", "quit,true_mastery", "--out", "lucidgym/tq"]) == 0
+    assert (tmp_path / "lucidgym" / "tq-v0" / "data" / "2").is_dir()
+    assert [list(infos) for infos in load_infos("lucidgym/tq")] == [["quit", "true_mastery"]] * 3
+    assert main([*argv, "--infos", "none", "--out", "lucidgym/none"]) == 0
+    assert load_infos("lucidgym/none") == [{}] * 3
