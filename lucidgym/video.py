@@ -72,6 +72,25 @@ def dream_episode(model: Any, obs: np.ndarray, actions: np.ndarray) -> np.ndarra
     return rollout.obs[0].cpu().numpy()
 
 
+def dream_clip(
+    model: Any, env: gym.Env[Any, Any], seed: int, max_steps: int = 64
+) -> list[np.ndarray] | None:
+    """One episode of uniform random actions, each real observation beside its dream.
+
+    The frames of :func:`compose_dream_frames` for the model's open-loop dream of an
+    episode of ``env`` (reset with ``seed``, at most ``max_steps`` steps); ``None``
+    where the observations are not images (``[C, H, W]`` or ``[H, W]``).
+    """
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) < 2:
+        return None
+    from lucidgym.world_models.collect import resolve_policy
+
+    act = resolve_policy("random", env.action_space, seed, "dream_clip")
+    played = play_episode(env, act, seed, max_steps)
+    return compose_dream_frames(played, dream_episode(model, played.obs, played.actions), space)
+
+
 def normalized_errors(
     real: np.ndarray, dream: np.ndarray, space: gym.spaces.Space[Any]
 ) -> np.ndarray:

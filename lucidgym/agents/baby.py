@@ -29,7 +29,7 @@ from torch import nn
 
 from lucidgym.agents.baby_network import BabyModel, ObservationWindows
 from lucidgym.agents.experience import EpisodeTracker, make_vector_env, reward_components
-from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.agents.protocol import ScalarLogger, Transition, log_episodes, register_agent
 from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
 from lucidgym.world_models.trainer import resolve_device
@@ -195,9 +195,17 @@ class BabyAgent:
     # -- learning --------------------------------------------------------------------
 
     def learn(
-        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
+        self,
+        env: gym.Env[Any, Any],
+        total_steps: int,
+        *,
+        seed: int | None = None,
+        logger: ScalarLogger | None = None,
     ) -> dict[str, list[float]]:
         """Train on ``total_steps`` real env steps from ``num_envs`` copies of ``env``.
+
+        ``logger`` gets each finished episode (``charts/*``) and each update's statistics
+        (those of the per-update curves below but ``update/env_steps``) as they come.
 
         Returns:
             Per finished episode: ``env_steps``, ``episode_return``, ``success_rate``
@@ -222,6 +230,7 @@ class BabyAgent:
         windows.push(obs, prev, first)
         curves: dict[str, list[float]] = {}
         start = time.perf_counter()
+        logged = 0
         while tracker.env_steps < total_steps:
             chunk: list[dict[str, Any]] = []
             for _ in range(cfg.rollout_steps):
@@ -248,10 +257,13 @@ class BabyAgent:
                 windows.push(next_obs, prev, ~live)
                 if tracker.env_steps >= total_steps:
                     break
+            logged = log_episodes(logger, tracker.curves, logged, start)
             stats = self._update(chunk, windows)
             if not stats:
                 continue
             stats["charts/sps"] = tracker.env_steps / (time.perf_counter() - start)
+            if logger is not None:
+                logger.log(stats, tracker.env_steps)
             stats["update/env_steps"] = float(tracker.env_steps)
             for key, value in stats.items():
                 curves.setdefault(key, []).append(value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from lucidgym.agents.experience import EpisodeTracker, make_vector_env
-from lucidgym.agents.protocol import Transition, register_agent
+from lucidgym.agents.protocol import ScalarLogger, Transition, log_episodes, register_agent
 from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
@@ -201,9 +202,12 @@ class DynaAgent:
     # -- learning --------------------------------------------------------------------
 
     def learn(
-        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None
-    ) -> dict[str, list[float]]:
+        self, env: gym.Env[Any, Any], total_steps: int, *, seed: int | None = None,
+        logger: ScalarLogger | None = None,
+    ) -> dict[str, list[float]]:  # fmt: skip
         """Interleave ``total_steps`` real env steps with model and imagination updates.
+
+        ``logger`` gets each finished episode (``charts/*``) and each round's statistics.
 
         Returns:
             Per finished episode ``env_steps``, ``episode_return``, ``success_rate``; per
@@ -230,7 +234,7 @@ class DynaAgent:
         prev = torch.zeros(n, dtype=torch.int64, device=dev)
         first = torch.ones(n, dtype=torch.bool, device=dev)
         curves: dict[str, list[float]] = {}
-        vector_steps = 0
+        vector_steps, logged, start = 0, 0, time.perf_counter()
         while tracker.env_steps < total_steps:
             with torch.no_grad():
                 x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=dev)
@@ -263,9 +267,12 @@ class DynaAgent:
                     )
             prev, first = action, torch.as_tensor(~live, device=dev)
             vector_steps += 1
+            logged = log_episodes(logger, tracker.curves, logged, start)
             ready = tracker.env_steps >= cfg.prefill_steps and len(buffer) >= cfg.seq_len
             if ready and vector_steps % cfg.train_every == 0:
                 stats = self._train_round(buffer)
+                if logger is not None:
+                    logger.log(stats, tracker.env_steps)
                 stats["update/env_steps"] = float(tracker.env_steps)
                 for key, value in stats.items():
                     curves.setdefault(key, []).append(value)

@@ -4,11 +4,14 @@ An agent acts in one environment: ``make_agent(name, env, **config)`` builds it 
 that env's spaces (and, for planners with ``model="oracle"``, that env's true state).
 Agents that learn also implement :class:`Learner`: the benchmark gives each the same
 budget of real environment steps through :meth:`Learner.learn` before it is evaluated.
+While they learn, they may report progress to a :class:`ScalarLogger` (TensorBoard).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -53,8 +56,28 @@ class Agent(Protocol):
 
 
 @runtime_checkable
+class ScalarLogger(Protocol):
+    """Where a learner reports progress while it learns (TensorBoard, or a list in a test).
+
+    Tags are namespaced as CleanRL's: ``charts/episode_return``, ``charts/sps``,
+    ``loss/<name>``, ``eval/return``. :class:`lucidgym.tensorboard.TensorBoardLogger` is
+    the one lucidgym writes; a logger that also has a ``log_dir`` lets an SB3 agent's own
+    logger write its ``rollout/*`` and ``train/*`` there.
+    """
+
+    def log(self, scalars: Mapping[str, float], step: int) -> None:
+        """Record ``scalars`` (by tag) at ``step``, the real env steps taken so far."""
+        ...
+
+
+@runtime_checkable
 class Learner(Agent, Protocol):
-    """An agent that trains on real experience before (and while) it is evaluated."""
+    """An agent that trains on real experience before (and while) it is evaluated.
+
+    A learner may also take a ``logger`` keyword (a :class:`ScalarLogger`) and report to
+    it as episodes end and as it updates (``baby``, ``dyna`` and ``sb3:<ALGO>`` do, the
+    episodes through :func:`log_episodes`); ``learn(env, steps, seed=...)`` logs nothing.
+    """
 
     trained_env_steps: int
     """Real env steps the last :meth:`learn` took (0 before any): what benchmarks record.
@@ -76,6 +99,31 @@ class Learner(Agent, Protocol):
     def save(self, path: str | Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` into the folder ``path``."""
         ...
+
+
+def log_episodes(
+    logger: ScalarLogger | None, curves: Mapping[str, list[float]], logged: int, start: float
+) -> int:
+    """Report the episodes of ``curves`` past the first ``logged`` to ``logger``.
+
+    Each goes as ``charts/episode_return`` (with ``charts/success_rate`` where the env
+    reports success, and ``charts/sps`` since ``start``, a ``time.perf_counter()``) at
+    its ``env_steps``.
+
+    Returns:
+        The episodes in ``curves``: the ``logged`` of the next call.
+    """
+    steps = curves["env_steps"]
+    if logger is None or len(steps) == logged:
+        return len(steps)
+    sps = steps[-1] / max(time.perf_counter() - start, 1e-9)
+    rates = curves.get("success_rate", [])
+    for i in range(logged, len(steps)):
+        scalars = {"charts/episode_return": curves["episode_return"][i], "charts/sps": sps}
+        if i < len(rates) and math.isfinite(rates[i]):
+            scalars["charts/success_rate"] = rates[i]
+        logger.log(scalars, int(steps[i]))
+    return len(steps)
 
 
 AgentFactory = Callable[..., Agent]

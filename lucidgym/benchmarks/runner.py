@@ -206,6 +206,7 @@ def run_suite(
     executor: str = "local",
     ray_address: str | None = None,
     shard: Shard | None = None,
+    on_record: Callable[[RunRecord | list[WorldModelRecord]], None] | None = None,
 ) -> BenchResults:
     """Run every world-model evaluation and run of ``suite``, writing results after each.
 
@@ -230,12 +231,14 @@ def run_suite(
             with ``ray`` tasks (default: as many as the cluster's CPUs hold). The
             throughput section always runs alone in this process, so that nothing
             contends with its timings.
-        executor: ``"local"`` or ``"ray"`` (each job one Ray task, retried once where its
-            worker dies; needs the ``ray`` extra).
+        executor: ``"local"`` or ``"ray"`` (each job one Ray task; needs the ``ray``
+            extra). On either, a job whose worker dies is retried once.
         ray_address: the Ray cluster to join (``ray`` only; default ``RAY_ADDRESS``, else
             a new local instance).
         shard: run only this shard of the suite's jobs (:mod:`lucidgym.benchmarks.merge`);
             the results say which shard they hold.
+        on_record: called in this process with each job's record as it finishes (a
+            run's :class:`RunRecord`, a world model's rows), after it is written.
 
     Returns:
         The results; a ``KeyboardInterrupt`` propagates after the finished runs are saved
@@ -291,6 +294,8 @@ def run_suite(
                 results.runs = [r for r in ordered if isinstance(r, RunRecord)]
                 results.world_models = [row for r in ordered if isinstance(r, list) for row in r]
                 results.write(out_dir)
+                if on_record is not None:
+                    on_record(record)
                 bar.update(len(finished))
         if throughput is not None:
             on_start("throughput")

@@ -6,12 +6,14 @@ its numbers. An executor hands the jobs out in a given order (the runner's: long
 first, :func:`longest_first`), at most ``slots`` at a time, and yields ``(index, result)``
 as each finishes, ``index`` into ``work``; the caller puts results back in the suite's
 order. ``on_start(label)`` is called as each job is handed out (a progress display).
+Over worker processes as on Ray, a job whose worker dies is run once more, and a job's
+own exception is raised as it is, never retried.
 """
 
 from __future__ import annotations
 
-import queue
 import signal
+import traceback
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
@@ -90,33 +92,157 @@ def in_processes(
     order: Iterable[int],
     slots: int,
 ) -> Generator[Finished, None, None]:
-    """Results of ``worker`` over ``work`` in ``slots`` worker processes, as they finish."""
-    import multiprocessing
+    """Results of ``worker`` over ``work`` in ``slots`` worker processes, as they finish.
 
+    Each worker process runs one job at a time and stays for the next. A job whose
+    worker dies (a crash, a segfault, the out-of-memory killer) is run once more on
+    another worker, as on Ray; an exception a job raises is not retried, and is raised
+    here (its traceback in the worker as its ``__cause__``). Stopped early (Ctrl-C, a
+    failed job), the workers are stopped with it.
+
+    Raises:
+        ExecutorError: a job's worker died on its retry too.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait as ready
+
+    # Not multiprocessing.Pool: it replaces a dead worker but never hands back its job,
+    # and concurrent.futures breaks the whole pool, and says not which job killed it.
+    # Here each worker has its own pipe, so a dead one's job is known.
     context = multiprocessing.get_context("spawn")  # no forked torch or numba state
-    pool = context.Pool(slots, initializer=_ignore_interrupts)
-    finished: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+    workers: list[_Worker] = []
+    attempts: dict[int, int] = {}
 
     def submit(index: int) -> None:
-        pool.apply_async(
-            worker,
-            (work[index],),
-            callback=lambda result: finished.put((index, result, None)),
-            error_callback=lambda error: finished.put((index, None, error)),
-        )
+        for dead in [w for w in workers if w.job is None and not w.process.is_alive()]:
+            workers.remove(dead)
+            dead.stop(gently=False)
+        idle = next((w for w in workers if w.job is None), None)
+        if idle is None:
+            idle = _Worker(context, worker)
+            workers.append(idle)
+        attempts[index] = attempts.get(index, 0) + 1
+        idle.run(index, work[index])
 
     def wait() -> Finished:
-        index, result, error = finished.get()
-        if error is not None:
-            raise error
-        return index, result
+        while True:
+            busy = [w for w in workers if w.job is not None]
+            ready([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for slot in busy:
+                done = slot.receive()
+                if done is not None:
+                    return done
+                if slot.process.is_alive():
+                    continue
+                index, reason = slot.job, slot.death()
+                assert index is not None
+                workers.remove(slot)
+                slot.stop(gently=False)
+                if attempts[index] >= 2:
+                    label = work[index].label
+                    raise ExecutorError(f"{label}: its worker died twice ({reason})")
+                submit(index)
 
+    gently = False
     try:
         yield from _bounded(submit, wait, work, on_start, order, slots)
-        pool.close()
+        gently = True
     finally:
-        pool.terminate()
-        pool.join()
+        for slot in workers:
+            slot.stop(gently=gently)
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an error as it was raised in a worker process."""
+
+    def __str__(self) -> str:
+        return "\n" + str(self.args[0]).rstrip()
+
+
+class _Worker:
+    """One worker process of :func:`in_processes`, its pipe, and the job it runs."""
+
+    def __init__(self, context: Any, worker: Callable[[Any], Any]) -> None:
+        self.conn, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(worker, theirs), daemon=True)
+        self.process.start()
+        theirs.close()  # the worker's end lives in the worker alone: its death reads as EOF
+        self.job: int | None = None  # the index of the job it runs; None while idle
+
+    def run(self, index: int, job: Any) -> None:
+        """Hand the worker job ``index``."""
+        self.job = index
+        try:
+            self.conn.send((index, job))
+        except OSError:
+            pass  # it has just died: its sentinel tells, and the job is retried
+
+    def receive(self) -> Finished | None:
+        """The finished job's ``(index, result)``, or ``None`` while it runs or if it died.
+
+        Raises:
+            Exception: the job's own error, as it was raised in the worker.
+        """
+        if not self.conn.poll():
+            return None
+        try:
+            index, ok, payload = self.conn.recv()
+        except (EOFError, ConnectionResetError):
+            self.process.join(5)  # the pipe closed: it is dying; let it be reaped
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            return None
+        self.job = None
+        if not ok:
+            error, trace = payload
+            raise error from _RemoteTraceback(trace)
+        return index, payload
+
+    def death(self) -> str:
+        """How the (dead) worker ended: ``exit code N`` or ``killed by SIGNAME``."""
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+    def stop(self, *, gently: bool) -> None:
+        """End the worker: ``gently`` once it is idle, else at once."""
+        if gently and self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.conn.close()
+
+
+def _serve(worker: Callable[[Any], Any], conn: Any) -> None:
+    """What a worker process of :func:`in_processes` runs: job after job until told."""
+    _ignore_interrupts()
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the parent is gone
+            return
+        if task is None:
+            return
+        index, job = task
+        try:
+            reply = (index, True, worker(job))
+        except Exception as error:
+            reply = (index, False, (error, traceback.format_exc()))
+        try:
+            conn.send(reply)
+        except Exception as error:  # a result or an error that does not pickle
+            failure = ExecutorError(f"{job.label}: its result could not be sent back ({error})")
+            conn.send((index, False, (failure, traceback.format_exc())))
 
 
 def on_ray(

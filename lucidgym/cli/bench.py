@@ -4,11 +4,15 @@ A named suite (``--suite``) or a custom set (``--env``/``--agent``); ``--set`` c
 agents' config, of every agent or (``--set AGENT:key=value``) of one. ``--executor ray``
 spreads the jobs over a Ray cluster; ``--shard I/N`` runs one shard of them, and
 ``lucidgym bench merge DIR... --out DIR`` puts the shards back together.
+``--tensorboard DIR`` also logs each run as it finishes: ``eval/return/<env>/<agent>/<model>``
+(its mean evaluation return) against its seed, and each world model's error against horizon.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
 import time
 from pathlib import Path
@@ -79,8 +83,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--executor",
         default="local",
-        help="local (default: this machine, --jobs processes) or ray (each run a Ray task, "
-        'retried once if its worker dies; pip install "lucidgym[ray]")',
+        help="local (default: this machine, --jobs processes) or ray (each run a Ray task; "
+        'pip install "lucidgym[ray]"); either retries a run once if its worker dies',
     )
     p.add_argument(
         "--ray-address",
@@ -95,6 +99,15 @@ def add_parser(sub: Any) -> None:
         metavar="I/N",
         help="run only shard I of N (from 0: jobs I, I+N, I+2N, ... of the suite), e.g. "
         "--shard $SLURM_ARRAY_TASK_ID/4; bench merge joins the shards",
+    )
+    p.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="also log each run to TensorBoard in DIR as it finishes: eval/return/ENV/AGENT/"
+        "MODEL (mean evaluation return; step: the seed), eval/success_rate/... where the env "
+        "reports success, world_model/nmae/ENV/MODEL (step: the horizon); event files are "
+        "added to DIR, never replaced",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=run)
@@ -210,20 +223,56 @@ def run(args: argparse.Namespace) -> int:
         suite = _with_agent_config(suite, args.set)
     out = Path(args.out or f"runs/bench-{time.strftime('%Y%m%d-%H%M%S')}")
     check_out_folder(out, args.force, holds=_holds_results)
+    if args.tensorboard is not None and Path(args.tensorboard).is_file():
+        raise CLIError(f"--tensorboard {args.tensorboard!r} is a file, not a folder")
     from lucidgym.benchmarks.runner import run_suite
     from lucidgym.benchmarks.workers import ExecutorError
 
     start = time.perf_counter()
-    try:
-        results = run_suite(
-            suite, out, device=args.device, threads=args.threads,
-            argv=["lucidgym", *sys.argv[1:]], progress=not args.no_progress, jobs=_jobs(args),
-            executor=args.executor, ray_address=args.ray_address, shard=shard,
-        )  # fmt: skip
-    except ExecutorError as err:
-        raise CLIError(f"{err}; the runs that finished are in {out}/results.json") from err
+    with contextlib.ExitStack() as stack:
+        on_record = None
+        if args.tensorboard is not None:
+            from lucidgym.tensorboard import TensorBoardLogger
+
+            logger = stack.enter_context(TensorBoardLogger(args.tensorboard, flush_secs=0))
+            on_record = functools.partial(log_record, logger)
+        try:
+            results = run_suite(
+                suite, out, device=args.device, threads=args.threads,
+                argv=["lucidgym", *sys.argv[1:]], progress=not args.no_progress,
+                jobs=_jobs(args), executor=args.executor, ray_address=args.ray_address,
+                shard=shard, on_record=on_record,
+            )  # fmt: skip
+        except ExecutorError as err:
+            raise CLIError(f"{err}; the runs that finished are in {out}/results.json") from err
     _report(results, out, start)
     return 0
+
+
+def log_record(logger: Any, record: Any) -> None:
+    """Log a finished job's record: a run's mean return at its seed, a world model's errors.
+
+    Args:
+        logger: a :class:`~lucidgym.agents.protocol.ScalarLogger`.
+        record: a :class:`~lucidgym.benchmarks.results.RunRecord`, or a world model's
+            :class:`~lucidgym.benchmarks.results.WorldModelRecord` rows.
+    """
+    if isinstance(record, list):
+        for row in record:
+            name = f"{row.env}/{row.model}"
+            scalars = {
+                f"world_model/nmae/{name}": row.nmae,
+                f"world_model/persistence_nmae/{name}": row.persistence_nmae,
+            }
+            logger.log(scalars, row.horizon)
+        return
+    if not record.episode_returns:
+        return
+    name = f"{record.env}/{record.agent}/{record.model}"
+    scalars = {f"eval/return/{name}": sum(record.episode_returns) / len(record.episode_returns)}
+    if record.success_rate is not None:
+        scalars[f"eval/success_rate/{name}"] = record.success_rate
+    logger.log(scalars, record.seed)
 
 
 def run_merge(args: argparse.Namespace) -> int:

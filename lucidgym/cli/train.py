@@ -3,12 +3,24 @@
 The trainer options of ``train world-model`` are generated from
 :class:`~lucidgym.world_models.trainer.TrainerConfig` (its defaults, its field docstrings
 as help); that imports torch, so they are added only when that sub-command is parsed.
+
+Both write TensorBoard logs while they train, where ``tensorboard --logdir OUT`` finds
+them: into ``OUT/tensorboard`` when ``--out`` is new or empty (and the folder is taken
+away again if training stops before the end, as every output of a stopped command is);
+when ``--force`` replaces an earlier result, into the new output's folder being written
+beside it, named on stderr, so the earlier result stays whole until the new one
+replaces it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +42,12 @@ from lucidgym.cli.options import (
 TRAINER_SKIP = ("log_dir",)
 """TrainerConfig fields the command sets itself: the logs go into ``--out``/tensorboard."""
 
+LIVE_LOGS = (
+    "TensorBoard logs go into --out/tensorboard as training goes (into the new output "
+    "folder, named on stderr, where --force replaces an earlier result)."
+)
+"""How the help of both sub-commands says where the logs are while training."""
+
 TRAINER_DEFAULTS: dict[str, tuple[Any, str]] = {
     # The trainer's fixed period would evaluate a short run once or never, so it would
     # keep no best weights; the command scales the period with --steps instead.
@@ -47,14 +65,18 @@ def add_parser(sub: Any) -> None:
         help="train a world model of an environment",
         description="Collect random episodes of --env (or read the Minari dataset --dataset), "
         "train the --backend world model, evaluate it open-loop on fresh episodes, and write "
-        "model.safetensors, config.json, metrics.json and TensorBoard logs into --out.",
+        "model.safetensors, config.json, metrics.json and TensorBoard logs into --out: "
+        "loss/*, eval/loss, charts/sps and, for image observations, dream/video (real "
+        "frames beside the model's open-loop dream, in the Images tab). " + LIVE_LOGS,
         fill=_world_model_options,
     )
     what.add_parser(
         "agent",
         help="train a learning agent on real env steps and save it",
         description="Train a Learner agent for --steps real env steps; writes "
-        "model.safetensors, config.json, curves.json and TensorBoard logs into --out.",
+        "model.safetensors, config.json, curves.json and TensorBoard logs into --out: "
+        "charts/episode_return, charts/sps and the agent's loss/* against real env steps "
+        "(sb3:<ALGO> agents also SB3's rollout/* and train/*). " + LIVE_LOGS,
         fill=_agent_options,
     )
 
@@ -76,6 +98,13 @@ def _world_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, default=DEFAULT_HORIZON, help="open-loop horizon")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--force", action="store_true", help="replace an --out that holds files")
+    p.add_argument(
+        "--video",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="for image observations, log a clip of real frames beside the model's dream "
+        "as dream/video (default: --video)",
+    )
     trainer = p.add_argument_group("trainer options (TrainerConfig)")
     add_config_options(trainer, TrainerConfig, skip=TRAINER_SKIP, defaults=TRAINER_DEFAULTS)
     p.set_defaults(func=run_world_model)
@@ -122,13 +151,15 @@ def run_world_model(args: argparse.Namespace) -> int:
         preset=args.preset,
         **backend_config,
     )
-    with fresh_output(out, args.force) as work:
+    with fresh_output(out, args.force) as work, _live_logs(out, work) as log_dir:
         values = config_values(args, TrainerConfig, skip=TRAINER_SKIP)
         if values["eval_interval"] is None:
             values["eval_interval"] = max(1, min(250, args.steps // 4))
-        config = TrainerConfig(**values, log_dir=str(work / "tensorboard"))
+        config = TrainerConfig(**values, log_dir=str(log_dir))
         history = Trainer(model, config).fit(buffer)
         model.to("cpu")
+        if args.video:
+            _log_dream_clip(model, args.env, log_dir, 10_000 + args.seed)
         metrics = evaluate_model(
             model, args.env, args.eval_episodes, args.horizon, 10_000 + args.seed
         )
@@ -175,6 +206,7 @@ def run_agent(args: argparse.Namespace) -> int:
     from lucidgym.agents.protocol import Learner
     from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
     from lucidgym.files import atomic_write_json
+    from lucidgym.tensorboard import TensorBoardLogger
 
     make_agent, names = resolve_agent_maker()
     check_agents([args.agent], names)
@@ -186,13 +218,15 @@ def run_agent(args: argparse.Namespace) -> int:
             f"agent {args.agent!r} does not learn (it has no learn/save); nothing to train"
         )
     start = time.perf_counter()
-    curves = agent.learn(env, args.steps, seed=args.seed)
-    env.close()
-    with fresh_output(out, args.force) as work:
+    with fresh_output(out, args.force) as work, _live_logs(out, work) as log_dir:
+        with TensorBoardLogger(log_dir) as logger:
+            curves = _learn_logged(agent, env, args.steps, args.seed, logger)
+            if logger.points == 0:  # a learner that reported nothing while it learned
+                _log_curves(logger, curves)
+        env.close()
         agent.save(work)
         curves_json = {k: [float(v) for v in vs] for k, vs in curves.items()}
         atomic_write_json(work / "curves.json", curves_json)
-        _log_curves(work / "tensorboard", curves)
     returns = curves.get("episode_return", [])
     tail = f", last episode return {returns[-1]:.3f}" if returns else ""
     print(f"trained {args.agent} on {args.env} for {args.steps} steps in "
@@ -200,16 +234,83 @@ def run_agent(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_curves(log_dir: Path, curves: dict[str, list[float]]) -> None:
-    """TensorBoard scalars ``charts/<name>`` against the env steps of each point."""
-    steps = curves.get("env_steps", [])
-    if not steps:
-        return
-    from torch.utils.tensorboard import SummaryWriter
+def _learn_logged(
+    agent: Any, env: Any, steps: int, seed: int, logger: Any
+) -> dict[str, list[float]]:
+    """``agent.learn``, its progress reported to ``logger`` as it goes.
 
-    writer = SummaryWriter(str(log_dir))
+    A learner that takes a ``logger`` reports itself; one that does not is given ``env``
+    wrapped to report the episodes it plays (those it plays on copies it makes itself
+    go unseen), and a planning agent's model learner its fits' ``loss/model``.
+    """
+    import inspect
+
+    from lucidgym.agents.planning.model_learning import ModelLearner
+    from lucidgym.tensorboard import EpisodeLogging
+
+    # Only a learner that names the keyword: one taking **kwargs may pass them elsewhere.
+    if "logger" in inspect.signature(agent.learn).parameters:
+        return dict(agent.learn(env, steps, seed=seed, logger=logger))
+    learner = getattr(agent, "learner", None)
+    if isinstance(learner, ModelLearner):
+        learner.logger = logger
+    try:
+        return dict(agent.learn(EpisodeLogging(env, logger), steps, seed=seed))
+    finally:
+        if isinstance(learner, ModelLearner):
+            learner.logger = None
+
+
+def _log_curves(logger: Any, curves: dict[str, list[float]]) -> None:
+    """The per-episode curves as ``charts/<name>``, against the env steps of each point."""
+    steps = curves.get("env_steps", [])
     for name, values in curves.items():
         if name != "env_steps" and len(values) == len(steps):
+            tag = f"charts/{name}" if "/" not in name else name
             for step, value in zip(steps, values, strict=True):
-                writer.add_scalar(f"charts/{name}", float(value), int(step))
-    writer.close()
+                logger.log({tag: float(value)}, int(step))
+
+
+@contextlib.contextmanager
+def _live_logs(out: Path, work: Path) -> Iterator[Path]:
+    """The folder TensorBoard logs go to while training, ``tensorboard`` of ``work`` at the end.
+
+    ``out/tensorboard`` where ``out`` is new or empty, moved into ``work`` when the work
+    succeeds and removed when it does not (``out`` then is as it was); else, where
+    ``--force`` replaces what ``out`` holds, ``work/tensorboard`` itself.
+    """
+    final = work / "tensorboard"
+    if out.is_dir() and any(out.iterdir()):
+        print(f"TensorBoard logs go into {final} while training; {out} keeps what it "
+              "holds until the new output replaces it", file=sys.stderr)  # fmt: skip
+        yield final
+        return
+    made = not out.exists()
+    live = out / "tensorboard"
+    live.mkdir(parents=True)
+    try:
+        yield live
+    except BaseException:
+        shutil.rmtree(live, ignore_errors=True)
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    os.replace(live, final)
+
+
+def _log_dream_clip(model: Any, env_id: str, log_dir: Path, seed: int) -> None:
+    """``dream/video``: an episode's real frames beside the model's dream (image envs only)."""
+    import gymnasium as gym
+
+    from lucidgym.tensorboard import TensorBoardLogger
+    from lucidgym.video import dream_clip
+
+    env = gym.make(env_id)
+    try:
+        frames = dream_clip(model, env, seed)
+    finally:
+        env.close()
+    if frames is not None:
+        with TensorBoardLogger(log_dir) as logger:
+            logger.add_video("dream/video", frames, fps=int(env.metadata.get("render_fps", 4)))

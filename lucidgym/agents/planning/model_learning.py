@@ -7,6 +7,7 @@ the env's expert rules where it has them), after which the model is trained; the
 agent's own planning (epsilon-greedy), in chunks, refitting the model on everything
 seen after each chunk (:meth:`ModelLearner.schedule`). Training uses the world-model
 :class:`~lucidgym.world_models.trainer.Trainer` (eval split, best weights kept).
+Where :attr:`ModelLearner.logger` is set, each fit reports ``loss/model`` to it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lucidgym.agents.protocol import Transition, expert_policy
+from lucidgym.agents.protocol import ScalarLogger, Transition, expert_policy
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 from lucidgym.world_models.checkpoint import load_world_model, save_world_model
 from lucidgym.world_models.registry import make_world_model
@@ -101,6 +102,10 @@ class ModelLearner:
         self.rng = np.random.default_rng(config.seed)
         self.fits = 0
         """How many times the model was (re)fitted."""
+        self.steps_recorded = 0
+        """Real transitions :meth:`record` was given."""
+        self.logger: ScalarLogger | None = None
+        """Where each fit reports ``loss/model`` (its result) at :attr:`steps_recorded`."""
         self._open = False
 
     # -- experience --------------------------------------------------------------
@@ -115,6 +120,7 @@ class ModelLearner:
             is_first=not self._open,
         )
         self._open = True
+        self.steps_recorded += 1
         if transition.terminated or transition.truncated:
             self.close_episode(transition.next_obs)
 
@@ -149,9 +155,12 @@ class ModelLearner:
         history = trainer.fit(self.buffer)
         self.model.eval()
         self.fits += 1
-        if history.best_eval_loss is not None:
-            return history.best_eval_loss
-        return history.train[-1]["loss/total"] if history.train else None
+        loss = history.best_eval_loss
+        if loss is None and history.train:
+            loss = history.train[-1]["loss/total"]
+        if loss is not None and self.logger is not None:
+            self.logger.log({"loss/model": loss}, self.steps_recorded)
+        return loss
 
     def schedule(self, total_steps: int) -> tuple[int, dict[int, int]]:
         """How a budget of ``total_steps`` real steps is spent.

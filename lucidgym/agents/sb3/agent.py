@@ -15,6 +15,7 @@ here and written only on request (:mod:`~lucidgym.agents.sb3.export`).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from lucidgym.agents.experience import SuccessCount
-from lucidgym.agents.protocol import Transition
+from lucidgym.agents.protocol import ScalarLogger, Transition, log_episodes
 from lucidgym.agents.sb3.resume import restore_training_state, split_tensors, training_state
 from lucidgym.agents.sb3.vec_env import make_sb3_vec_env
 from lucidgym.files import (
@@ -58,8 +59,11 @@ def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
 class _CurveCallback(BaseCallback):
     """Per-episode ``env_steps``, ``episode_return`` and ``success_rate`` during learning."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: ScalarLogger | None = None) -> None:
         super().__init__()
+        self.scalars = logger
+        """Where each finished episode is reported as it ends (SB3's ``logger`` is its own)."""
+        self._logged, self._start = 0, time.perf_counter()
         self.curves: dict[str, list[float]] = {
             "env_steps": [],
             "episode_return": [],
@@ -92,6 +96,7 @@ class _CurveCallback(BaseCallback):
             self.curves["episode_return"].append(ret)
             self.curves["success_rate"].append(self._success.finish(int(i)))
             self._return[i] = 0.0
+        self._logged = log_episodes(self.scalars, self.curves, self._logged, self._start)
         return True
 
 
@@ -203,9 +208,19 @@ class SB3Agent:
         """SB3 learns only inside :meth:`learn`; nothing happens here."""
 
     def learn(
-        self, env: gym.Env[Any, Any] | VecEnv, total_steps: int, *, seed: int | None = None
+        self,
+        env: gym.Env[Any, Any] | VecEnv,
+        total_steps: int,
+        *,
+        seed: int | None = None,
+        logger: ScalarLogger | None = None,
     ) -> dict[str, list[float]]:
         """Train for ``total_steps`` more env steps on ``env``; curves per finished episode.
+
+        ``logger`` gets each finished episode (``charts/*``) as it ends; where it has a
+        ``log_dir`` (a :class:`~lucidgym.tensorboard.TensorBoardLogger`) and no
+        ``tensorboard_log`` was given, SB3's own logger writes its TensorBoard scalars
+        (``rollout/ep_rew_mean``, ``train/*``, ``time/fps``) into that folder too.
 
         Learning goes on from where the agent stands: a loaded or already trained agent
         keeps its optimizer state and its step count (``num_timesteps``, which SB3's
@@ -218,19 +233,33 @@ class SB3Agent:
         self.model.set_env(self._training_env(env))
         if seed is not None:
             self.model.set_random_seed(seed)
-        if self.model.tensorboard_log is None and not self.model.verbose:
+        log_dir = getattr(logger, "log_dir", None)
+        sb3_logger = None
+        if log_dir is not None and self.model.tensorboard_log is None:
+            from stable_baselines3.common.logger import configure
+
+            formats = ["stdout", "tensorboard"] if self.model.verbose else ["tensorboard"]
+            sb3_logger = configure(str(log_dir), formats)
+            self.model.set_logger(sb3_logger)
+        elif self.model.tensorboard_log is None and not self.model.verbose:
             # SB3's default logger makes a folder under the system temp dir on every
             # learn() even when it writes nothing; a logger without outputs makes none.
             from stable_baselines3.common.logger import Logger
 
             self.model.set_logger(Logger(folder=None, output_formats=[]))
-        callback = _CurveCallback()
+        callback = _CurveCallback(logger)
         start = int(self.model.num_timesteps)
         # A fresh agent resets as SB3 does by default (a new TensorBoard run folder);
         # one that has learned goes on counting, as SB3 users resume training.
-        self.model.learn(
-            total_timesteps=total_steps, callback=callback, reset_num_timesteps=start == 0
-        )
+        try:
+            self.model.learn(
+                total_timesteps=total_steps, callback=callback, reset_num_timesteps=start == 0
+            )
+        finally:
+            if sb3_logger is not None:
+                # The folder is this call's; a later learn() sets up its logger afresh.
+                sb3_logger.close()
+                self.model._custom_logger = False
         # On-policy algorithms collect whole rollouts (PPO: n_steps per env copy), so the
         # count can pass total_steps: 20,480 for 20,000 with PPO's default 2,048.
         self.trained_env_steps = int(self.model.num_timesteps) - start
