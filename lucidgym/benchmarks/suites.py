@@ -63,6 +63,13 @@ LEARNED_TUTORING_MODEL = "ensemble"
 """The backend the suites' Tutoring planners learn: its members' disagreement shows in
 ``dream``'s repeated dreams, which keeps the planner from trusting one model's errors."""
 
+TUTORING = "Tutoring-v1"
+"""The Tutoring env of the suites' planner, learner and generalization rows."""
+
+TUTORING_V0 = "Tutoring-v0"
+"""The first Tutoring env: the full suite keeps a row group of it (and its sample-efficiency
+study) so that published v0 figures stay reproducible."""
+
 TINY_RSSM = {
     "cnn_depth": 8,
     "deter_size": 64,
@@ -82,15 +89,15 @@ def quick_suite() -> Suite:
     Sized for a few minutes on 2 CPU cores: 3 seeds (2 for the pixel RSSM planners),
     learners train on 1,000 to 4,000 real steps, models take a few hundred gradient steps.
     """
-    runs = _cross("Tutoring-v0", [("reactive", "none")], seeds=3, episodes=5, budget=0)
-    runs += _cross("Tutoring-v0", [(p, "oracle") for p in PLANNERS], 3, 5, 0)
+    runs = _cross(TUTORING, [("reactive", "none")], seeds=3, episodes=5, budget=0)
+    runs += _cross(TUTORING, [(p, "oracle") for p in PLANNERS], 3, 5, 0)
     learned = {"learning": QUICK_LEARNING}
     for planner in PLANNERS:
         config = {**learned, **QUICK_MCTS} if planner == "mcts" else learned
         runs += _cross(
-            "Tutoring-v0", [(planner, LEARNED_TUTORING_MODEL)], 3, 5, 1000, agent_config=config
+            TUTORING, [(planner, LEARNED_TUTORING_MODEL)], 3, 5, 1000, agent_config=config
         )
-    runs += _cross("Tutoring-v0", [("dyna", "none")], 3, 5, 4000, agent_config=QUICK_DYNA)
+    runs += _cross(TUTORING, [("dyna", "none")], 3, 5, 4000, agent_config=QUICK_DYNA)
     runs += _cross("MovingDotDiscrete-v0", [("random", "none")], 3, 3, 0)
     pixel = {
         "model_config": TINY_RSSM,
@@ -107,7 +114,7 @@ def quick_suite() -> Suite:
     for env in ("PatternEcho-v0", "SequenceNext-v0"):
         runs += _cross(env, [("random", "none"), ("baby", "none")], 3, 5, 3000)
     world_models = [
-        WorldModelSpec("Tutoring-v0", "mlp", train_episodes=40, train_steps=600),
+        WorldModelSpec(TUTORING, "mlp", train_episodes=40, train_steps=600),
         WorldModelSpec(
             "MovingDot-v0", "rssm", train_episodes=20, train_steps=150, eval_windows=128,
             config=TINY_RSSM,
@@ -147,7 +154,7 @@ def full_suite() -> Suite:
     """
     seeds, episodes = FULL_SEEDS, 10
     learned = {"learning": FULL_LEARNING}
-    tutoring = "Tutoring-v0"
+    tutoring = TUTORING
     runs = _cross(tutoring, [("reactive", "none"), ("random", "none")], seeds, episodes, 0)
     runs += _cross(tutoring, [(p, "oracle") for p in PLANNERS], seeds, episodes, 0)
     learned_planners = [(planner, LEARNED_TUTORING_MODEL) for planner in PLANNERS]
@@ -156,11 +163,25 @@ def full_suite() -> Suite:
     runs += _cross(
         tutoring, [("dream", b) for b in others], seeds, episodes, 2000, agent_config=learned
     )
-    # Sample efficiency: dyna at 20k steps against PPO at the same budget and at ten times it.
-    runs += _cross(tutoring, [("dyna", "none")], FULL_LONG_SEEDS, episodes, 20_000)
-    runs += _cross(tutoring, [("sb3:PPO", "none")], seeds, episodes, 20_000)
+    # The strongest model-free peers: do they beat the rules?
+    for baseline in ("sb3:PPO", "sb3:DQN"):
+        runs += _cross(
+            tutoring, [(baseline, "none")], FULL_LONG_SEEDS, episodes, 200_000,
+            variant="200k steps",
+        )  # fmt: skip
+    # Tutoring-v0 as one row group: the rules, the planners' ceiling and a learned model.
+    v0 = [("reactive", "none"), ("dream", "oracle")]
+    runs += _cross(TUTORING_V0, v0, seeds, episodes, 0)
     runs += _cross(
-        tutoring, [("sb3:PPO", "none")], FULL_LONG_SEEDS, episodes, 200_000,
+        TUTORING_V0, [("dream", LEARNED_TUTORING_MODEL)], seeds, episodes, 2000,
+        agent_config=learned,
+    )  # fmt: skip
+    # Sample efficiency on v0: dyna at 20k steps against PPO at the same budget and at
+    # ten times it.
+    runs += _cross(TUTORING_V0, [("dyna", "none")], FULL_LONG_SEEDS, episodes, 20_000)
+    runs += _cross(TUTORING_V0, [("sb3:PPO", "none")], seeds, episodes, 20_000)
+    runs += _cross(
+        TUTORING_V0, [("sb3:PPO", "none")], FULL_LONG_SEEDS, episodes, 200_000,
         variant="200k steps",
     )  # fmt: skip
     # Generalization: everything learns on average students, then tutors other populations.

@@ -35,6 +35,12 @@ ENVS: tuple[EnvEntry, ...] = (
         "lucidgym.envs.tutoring:TutoringVectorEnv",
     ),
     EnvEntry(
+        "Tutoring-v1",
+        "lucidgym.envs.tutoring.v1:TutoringV1Env",
+        80,
+        "lucidgym.envs.tutoring.v1:TutoringV1VectorEnv",
+    ),
+    EnvEntry(
         "MovingDot-v0",
         "lucidgym.envs.moving_dot:MovingDotEnv",
         100,

@@ -52,14 +52,15 @@ def test_dyna_improves_over_its_untrained_self(tmp_path):
 
 @pytest.mark.slow
 def test_dyna_learns_to_tutor():
-    # Untrained, the actor is near uniform (7.5 on these 12 students); imagined
-    # actor-critic training on a model learned from 8,000 real steps lifts it clearly
-    # (10.4 with seed 0, 12.5 with seed 1).
+    # Untrained, the actor is near uniform (7.2 on these 24 students); imagined
+    # actor-critic training on a model learned from 12,000 real steps lifts it clearly
+    # (11.2 with seed 0 on one machine; float paths, and so the exact figure, differ
+    # across CPUs, and after 8,000 steps the lift was under 2 on some).
     env = gym.make("Tutoring-v0")
     agent = DynaAgent(env, **LIGHT)
-    before = _mean_return(agent, env, episodes=12)
-    agent.learn(env, 8000, seed=0)
-    after = _mean_return(agent, env, episodes=12)
+    before = _mean_return(agent, env, episodes=24)
+    agent.learn(env, 12_000, seed=0)
+    after = _mean_return(agent, env, episodes=24)
     assert after > before + 2.0, (before, after)
 
 

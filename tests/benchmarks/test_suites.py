@@ -26,9 +26,9 @@ def _rows(suite):
 def test_quick_suite_has_what_the_first_run_shows():
     rows = _rows(make_suite("quick"))
     for planner in PLANNERS:
-        assert ("Tutoring-v0", planner, "oracle") in rows
-        assert ("Tutoring-v0", planner, "ensemble") in rows
-    assert ("Tutoring-v0", "dyna", "none") in rows
+        assert ("Tutoring-v1", planner, "oracle") in rows
+        assert ("Tutoring-v1", planner, "ensemble") in rows
+    assert ("Tutoring-v1", "dyna", "none") in rows
     assert {("MovingDotDiscrete-v0", a, "rssm") for a in ("dream", "mcts")} <= set(rows)
     assert {(env, "baby", "none") for env in ("PatternEcho-v0", "SequenceNext-v0")} <= set(rows)
     assert all(len(seeds) >= 2 for seeds in rows.values())
@@ -37,14 +37,17 @@ def test_quick_suite_has_what_the_first_run_shows():
 def test_full_suite_covers_seeds_baselines_backends_and_populations():
     suite = make_suite("full")
     rows = _rows(suite)
-    tutoring = {key: seeds for key, seeds in rows.items() if key[0] == "Tutoring-v0"}
-    assert tutoring[("Tutoring-v0", "reactive", "none")] == set(range(FULL_SEEDS))
+    tutoring = {key: seeds for key, seeds in rows.items() if key[0] == "Tutoring-v1"}
+    assert tutoring[("Tutoring-v1", "reactive", "none")] == set(range(FULL_SEEDS))
     assert {b for (_, agent, b) in tutoring if agent == "dream"} >= {"oracle", *BACKENDS}
-    assert len(tutoring[("Tutoring-v0", "sb3:PPO[200k steps]", "none")]) == FULL_LONG_SEEDS
+    for peer in ("sb3:PPO[200k steps]", "sb3:DQN[200k steps]"):
+        assert len(tutoring[("Tutoring-v1", peer, "none")]) == FULL_LONG_SEEDS
+    v0 = {key for key in rows if key[0] == "Tutoring-v0"}
+    assert {("Tutoring-v0", "reactive", "none"), ("Tutoring-v0", "dream", "oracle")} <= v0
     budgets = {(s.agent_label, s.budget) for s in suite.runs if s.env == "Tutoring-v0"}
     assert {("dyna", 20_000), ("sb3:PPO", 20_000), ("sb3:PPO[200k steps]", 200_000)} <= budgets
     for population in ("average", "novice", "anxious"):
-        env = f"Tutoring-v0[population={population}]"
+        env = f"Tutoring-v1[population={population}]"
         assert {(env, "reactive", "none"), (env, "dream", "ensemble")} <= set(rows)
     trained_on = {s.env_kwargs.get("population") for s in suite.runs if s.eval_options}
     assert trained_on <= {None, "average"}

@@ -34,7 +34,8 @@ def _observation_space() -> gym.spaces.Box:
     return gym.spaces.Box(0.0, 1.0, shape=(OBS_DIM,), dtype=np.float32)
 
 
-def _population_option(options: dict[str, Any] | None) -> str | None:
+def population_option(options: dict[str, Any] | None) -> str | None:
+    """The checked ``population`` of ``reset``'s options, ``None`` where it names none."""
     if not options or "population" not in options:
         return None
     return check_population(options["population"])
@@ -171,7 +172,7 @@ class TutoringEnv(KernelEnv[StudentState]):
         return expert_actions
 
     def _start_episode(self, options: dict[str, Any] | None) -> None:
-        population = _population_option(options)
+        population = population_option(options)
         if population is not None:
             self.kernel.population = population
         self._history.clear()
@@ -254,7 +255,7 @@ class TutoringVectorEnv(ArrayVectorEnv[StudentState]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every session; ``options={"population": ...}`` switches the population."""
-        population = _population_option(options)
+        population = population_option(options)
         if population is not None:
             self.kernel.population = population
         return super().reset(seed=seed, options=options)

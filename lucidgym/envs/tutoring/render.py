@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from lucidgym.envs.tutoring.parameters import (
 )
 from lucidgym.envs.tutoring.student import StudentState, TutoringKernel
 
+if TYPE_CHECKING:  # v1 builds on this module
+    from lucidgym.envs.tutoring.v1.student import StudentStateV1, TutoringV1Kernel
+
 _SHORT = ("SOC", "SCA", "DIR", "EXP", "REM", "ASS", "MOT", "MET")
 _STRATEGY_COLORS = (
     (120, 170, 255),
@@ -34,18 +38,27 @@ _STRATEGY_COLORS = (
     (120, 220, 110),
     (255, 130, 200),
 )
+_REVIEW_COLOR = (170, 230, 240)
+"""Tiles of ``Tutoring-v1``'s reviews (actions past the eight strategies)."""
 _BG, _TEXT, _DIM = (24, 24, 30), (230, 230, 235), (150, 150, 160)
 
 
+def action_name(action: int) -> str:
+    """A strategy's name, or ``REVIEW_<k>`` for ``Tutoring-v1``'s review of topic ``k``."""
+    if action < len(Strategy):
+        return Strategy(action).name
+    return f"REVIEW_{action - len(Strategy)}"
+
+
 def ansi_line(
-    state: StudentState,
-    kernel: TutoringKernel,
+    state: StudentState | StudentStateV1,
+    kernel: TutoringKernel | TutoringV1Kernel,
     history: Sequence[tuple[int, float]],
     total: float,
 ) -> str:
     """One line: step, last strategy and reward, true vs estimated mastery, affect."""
     ses, mind = state.session[0], state.mind[0]
-    last = f"{Strategy(history[-1][0]).name:<13} r={history[-1][1]:+.2f}" if history else "start"
+    last = f"{action_name(history[-1][0]):<13} r={history[-1][1]:+.2f}" if history else "start"
     mastery = " ".join(
         f"{state.mastery[0, k]:.2f}/{state.estimate[0, k]:.2f}" for k in range(NUM_TOPICS)
     )
@@ -57,8 +70,8 @@ def ansi_line(
 
 
 def dashboard(
-    state: StudentState,
-    kernel: TutoringKernel,
+    state: StudentState | StudentStateV1,
+    kernel: TutoringKernel | TutoringV1Kernel,
     history: Sequence[tuple[int, float]],
     total: float,
 ) -> np.ndarray:
@@ -96,8 +109,10 @@ def dashboard(
     draw_text(frame, "LAST", 6, 176, _DIM)
     for i, (action, _) in enumerate(list(history)[-8:]):
         x = 44 + i * 36
-        fill_rect(frame, x, 172, 32, 16, _STRATEGY_COLORS[action])
-        draw_text(frame, _SHORT[action], x + 3, 175, (20, 20, 20))
+        strategy = action < len(_SHORT)
+        fill_rect(frame, x, 172, 32, 16, _STRATEGY_COLORS[action] if strategy else _REVIEW_COLOR)
+        label = _SHORT[action] if strategy else f"RV{action - len(_SHORT)}"
+        draw_text(frame, label, x + 3, 175, (20, 20, 20))
     draw_text(frame, f"RETURN {total:.2f}", 6, 206, _TEXT)
     if history:
         draw_text(frame, f"R {history[-1][1]:+.2f}", 196, 206, _TEXT)
