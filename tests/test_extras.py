@@ -56,3 +56,16 @@ def test_data_names_the_extra(capsys):
     assert main(["data", "--env", "Tutoring-v0", "--episodes", "2", "--out", "a/b-v0"]) == 2
     err = capsys.readouterr().err
     assert 'pip install "lucidgym[data]"' in err and "Traceback" not in err
+
+
+def test_contrib_agents_name_their_extra(monkeypatch):
+    import lucidgym.agents.registry as registry
+
+    monkeypatch.setattr(registry, "contrib_available", lambda: False)
+    env = gym.make("CartPole-v1")
+    if registry.sb3_available():
+        with pytest.raises(ValueError, match=r'RecurrentPPO.*pip install "lucidgym\[contrib\]"'):
+            make_agent("sb3:RecurrentPPO", env)
+        assert "sb3:RecurrentPPO" not in registry.agent_names()
+    with pytest.raises(ValueError, match="unknown SB3 algorithm"):
+        make_agent("sb3:NoSuchAlgo", env)

@@ -3,7 +3,8 @@
 The agent modules register themselves with :func:`~lucidgym.agents.protocol.register_agent`
 when imported, and this module imports them all. ``sb3:<ALGO>`` names (for example
 ``sb3:PPO``) go to the Stable-Baselines3 agent, which needs the ``sb3`` extra and is
-imported only when such an agent is built.
+imported only when such an agent is built; the algorithms of sb3-contrib (for example
+``sb3:RecurrentPPO``, PPO with an LSTM policy) need the ``contrib`` extra.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ from lucidgym.agents.protocol import AGENTS, Agent
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
 """The SB3 algorithms ``sb3:<ALGO>`` accepts."""
 
+CONTRIB_ALGOS = ("ARS", "CrossQ", "QRDQN", "RecurrentPPO", "TQC", "TRPO")
+"""The sb3-contrib algorithms ``sb3:<ALGO>`` accepts where sb3-contrib is installed."""
+
 SB3_HINT = 'pip install "lucidgym[sb3]"'
 """What to run where an agent needs Stable-Baselines3."""
+
+CONTRIB_HINT = 'pip install "lucidgym[contrib]"'
+"""What to run where an agent needs sb3-contrib."""
 
 
 def sb3_available() -> bool:
@@ -32,11 +39,18 @@ def sb3_available() -> bool:
     return importlib.util.find_spec("stable_baselines3") is not None
 
 
+def contrib_available() -> bool:
+    """Whether sb3-contrib is installed (without importing it)."""
+    return sb3_available() and importlib.util.find_spec("sb3_contrib") is not None
+
+
 def agent_names() -> list[str]:
     """Every agent name ``make_agent`` accepts (``sb3:<ALGO>`` ones where SB3 is installed)."""
     names = sorted(AGENTS)
     if sb3_available():
         names += [f"sb3:{algo}" for algo in SB3_ALGOS]
+    if contrib_available():
+        names += [f"sb3:{algo}" for algo in CONTRIB_ALGOS]
     return names
 
 
@@ -56,11 +70,16 @@ def make_agent(name: str, env: gym.Env[Any, Any], **config: Any) -> Agent:
     if not isinstance(name, str):
         raise ValueError(f"agent name must be a string, got {type(name).__name__}")
     if name.startswith("sb3:"):
-        algo = name[4:].upper()
-        if algo not in SB3_ALGOS:
-            raise ValueError(f"agent {name!r}: unknown SB3 algorithm; valid: {list(SB3_ALGOS)}")
+        known = {algo.upper(): algo for algo in SB3_ALGOS + CONTRIB_ALGOS}
+        algo = known.get(name[4:].upper(), "")
+        if not algo:
+            raise ValueError(
+                f"agent {name!r}: unknown SB3 algorithm; valid: {list(SB3_ALGOS + CONTRIB_ALGOS)}"
+            )
         if not sb3_available():
             raise ValueError(f"agent {name!r} needs Stable-Baselines3: {SB3_HINT}")
+        if algo in CONTRIB_ALGOS and not contrib_available():
+            raise ValueError(f"agent {name!r} needs sb3-contrib: {CONTRIB_HINT}")
         from lucidgym.agents.sb3.agent import make_sb3_agent
 
         return make_sb3_agent(algo, env, **config)

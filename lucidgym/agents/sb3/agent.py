@@ -10,6 +10,10 @@ algorithm, spaces, constructor arguments and counters as JSON, so that ``learn``
 :meth:`SB3Agent.load` goes on where the saved agent stopped (what is and is not kept:
 :mod:`~lucidgym.agents.sb3.resume`). SB3's own zip pickles objects, so it is never read
 here and written only on request (:mod:`~lucidgym.agents.sb3.export`).
+
+Where sb3-contrib is installed its algorithms join in (``make_sb3_agent("RecurrentPPO",
+env)``). A recurrent policy keeps its LSTM state across the steps of an episode and
+starts afresh at :meth:`SB3Agent.reset`.
 """
 
 from __future__ import annotations
@@ -46,14 +50,32 @@ SETTINGS_RECORDED = (
 """Attributes of an SB3 algorithm that :meth:`SB3Agent.settings` records where set."""
 
 
+RECURRENT_POLICIES = {"MlpPolicy": "MlpLstmPolicy", "CnnPolicy": "CnnLstmPolicy"}
+"""The LSTM counterpart of a policy name, for algorithms whose policies are recurrent."""
+
+
 def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
-    """The algorithms ``stable_baselines3`` exports, by class name (``PPO``, ``DQN``, ...)."""
+    """The algorithms ``stable_baselines3`` (and sb3-contrib, where installed) export, by
+    class name (``PPO``, ``DQN``, ``RecurrentPPO``, ...)."""
+    modules: list[Any] = [stable_baselines3]
+    try:
+        import sb3_contrib
+    except ImportError:
+        pass
+    else:
+        modules.append(sb3_contrib)
     out = {}
-    for name in dir(stable_baselines3):
-        value = getattr(stable_baselines3, name)
-        if isinstance(value, type) and issubclass(value, BaseAlgorithm):
-            out[name] = value
+    for module in modules:
+        for name in dir(module):
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, BaseAlgorithm):
+                out[name] = value
     return out
+
+
+def _is_recurrent(algorithm: type[BaseAlgorithm]) -> bool:
+    """Whether the algorithm's policies carry a hidden state (sb3-contrib's RecurrentPPO)."""
+    return algorithm.__name__ == "RecurrentPPO"
 
 
 class _CurveCallback(BaseCallback):
@@ -126,7 +148,8 @@ class SB3Agent:
         env: the env whose spaces the policy is built for (and the default to learn on);
             with ``num_envs`` above 1, an env made by ``gym.make`` (its id builds the
             copies) or an SB3 ``VecEnv`` of ``num_envs`` copies.
-        policy: SB3 policy name (default ``"MlpPolicy"``).
+        policy: SB3 policy name (default ``"MlpPolicy"``; for a recurrent algorithm
+            its LSTM counterpart, ``"MlpLstmPolicy"``).
         deterministic: ``act`` takes the policy's mode (default True).
         num_envs: copies of the env stepped together in training (default: those of a
             ``VecEnv`` given, else 1, SB3's ``DummyVecEnv`` of ``env`` itself); above 1,
@@ -159,8 +182,14 @@ class SB3Agent:
             num_envs = env.num_envs if isinstance(env, VecEnv) else 1
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"sb3:{algo}: num_envs must be a positive integer, got {num_envs!r}")
+        self.recurrent = _is_recurrent(algorithms[algo])
+        """Whether the policy keeps a hidden state over an episode's steps."""
+        if self.recurrent:
+            policy = RECURRENT_POLICIES.get(policy, policy)
         self.algo = algo
         self.policy_name = policy
+        self._hidden: Any = None
+        self._episode_start = np.ones(1, dtype=bool)
         self.deterministic = deterministic
         self.num_envs = num_envs
         self.kwargs = dict(kwargs)
@@ -193,13 +222,24 @@ class SB3Agent:
         return built
 
     def reset(self, *, seed: int | None = None) -> None:
-        """Nothing to clear between episodes (SB3 policies here are memoryless)."""
+        """A new episode: a recurrent policy forgets its hidden state (others keep none)."""
+        self._hidden = None
+        self._episode_start = np.ones(1, dtype=bool)
         if seed is not None:
             self.model.set_random_seed(seed)
 
     def act(self, obs: np.ndarray) -> Any:
         """The policy's action for ``obs`` (its mode unless ``deterministic=False``)."""
-        action, _ = self.model.predict(obs, deterministic=self.deterministic)
+        if self.recurrent:
+            action, self._hidden = self.model.predict(
+                obs,
+                state=self._hidden,
+                episode_start=self._episode_start,
+                deterministic=self.deterministic,
+            )
+            self._episode_start = np.zeros(1, dtype=bool)
+        else:
+            action, _ = self.model.predict(obs, deterministic=self.deterministic)
         if isinstance(self.model.action_space, gym.spaces.Discrete):
             return int(action)
         return action
