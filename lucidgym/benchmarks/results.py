@@ -191,7 +191,43 @@ def summarize(runs: list[RunRecord], *, seed: int = 0) -> list[dict[str, Any]]:
         row["seeds"] = len(group)
         row["env_steps"] = max(r.env_steps for r in group)
         rows.append(row)
+    _add_share_of_ceiling(rows)
     return rows
+
+
+CEILING_MODELS = ("belief", "oracle")
+"""The models a learned row is measured against, the first present winning: the true
+simulator behind a belief filtered from observations (what a learned model can reach at
+most where the env hides state), else the true simulator from the true state."""
+
+
+def _add_share_of_ceiling(rows: list[dict[str, Any]]) -> None:
+    """Give each learned-model row its ``share_of_ceiling`` and the ``ceiling`` model.
+
+    ``share_of_ceiling = (learned - reactive) / (ceiling - reactive)``: the share of the
+    gain over the ``reactive`` row that the same planner finds with the true simulator
+    (from a belief where there is a ``belief`` row, else from the true state) that the
+    learned model keeps. ``None`` where either row is missing or the ceiling does not
+    beat the reactive row.
+    """
+    index = {(r["env"], r["agent"], r["model"]): r for r in rows}
+    for row in rows:
+        if row["model"] in (*CEILING_MODELS, "none"):
+            continue
+        reactive = next(
+            (r for r in rows if r["env"] == row["env"] and r["agent"] == BASELINE_AGENT), None
+        )
+        ceiling_model = next(
+            (m for m in CEILING_MODELS if (row["env"], row["agent"], m) in index), None
+        )
+        share = None
+        if reactive is not None and ceiling_model is not None:
+            ceiling = index[(row["env"], row["agent"], ceiling_model)]["mean_return"]
+            gap = ceiling - reactive["mean_return"]
+            if gap > 0:
+                share = (row["mean_return"] - reactive["mean_return"]) / gap
+        row["ceiling"] = ceiling_model
+        row["share_of_ceiling"] = share
 
 
 def _seed_means(group: list[RunRecord]) -> np.ndarray:
@@ -268,7 +304,7 @@ def summary_table(summary: list[dict[str, Any]]) -> list[list[str]]:
     """The rows of the summary table (header first), as text cells."""
     table = [
         ["env", "agent", "model", "seeds", "env steps", "mean return", "95% CI", "IQM",
-         "vs reactive", "95% CI", "success"]
+         "vs reactive", "95% CI", "share of ceiling", "success"]
     ]  # fmt: skip
     for row in summary:
         improvement = row["improvement_vs_reactive_pct"]
@@ -284,10 +320,18 @@ def summary_table(summary: list[dict[str, Any]]) -> list[list[str]]:
                 _fmt(row.get("iqm_return")),
                 "-" if improvement is None else f"{improvement:+.1f}%",
                 _interval_text(row["improvement_ci95"]),
+                _share_text(row),
                 _fmt(row.get("success_rate"), 2),
             ]
         )
     return table
+
+
+def _share_text(row: dict[str, Any]) -> str:
+    share = row.get("share_of_ceiling")
+    if share is None:
+        return "-"
+    return f"{share:.0%} of {row['ceiling']}"
 
 
 def summary_markdown(payload: dict[str, Any]) -> str:

@@ -91,6 +91,7 @@ def quick_suite() -> Suite:
     """
     runs = _cross(TUTORING, [("reactive", "none")], seeds=3, episodes=5, budget=0)
     runs += _cross(TUTORING, [(p, "oracle") for p in PLANNERS], 3, 5, 0)
+    runs += _cross(TUTORING, [("dream", "belief")], 3, 5, 0)
     learned = {"learning": QUICK_LEARNING}
     for planner in PLANNERS:
         config = {**learned, **QUICK_MCTS} if planner == "mcts" else learned
@@ -157,6 +158,7 @@ def full_suite() -> Suite:
     tutoring = TUTORING
     runs = _cross(tutoring, [("reactive", "none"), ("random", "none")], seeds, episodes, 0)
     runs += _cross(tutoring, [(p, "oracle") for p in PLANNERS], seeds, episodes, 0)
+    runs += _cross(tutoring, [("dream", "belief"), ("mcts", "belief")], seeds, episodes, 0)
     learned_planners = [(planner, LEARNED_TUTORING_MODEL) for planner in PLANNERS]
     runs += _cross(tutoring, learned_planners, seeds, episodes, 2000, agent_config=learned)
     others = [b for b in BACKENDS if b != LEARNED_TUTORING_MODEL]
@@ -170,7 +172,7 @@ def full_suite() -> Suite:
             variant="200k steps",
         )  # fmt: skip
     # Tutoring-v0 as one row group: the rules, the planners' ceiling and a learned model.
-    v0 = [("reactive", "none"), ("dream", "oracle")]
+    v0 = [("reactive", "none"), ("dream", "oracle"), ("dream", "belief")]
     runs += _cross(TUTORING_V0, v0, seeds, episodes, 0)
     runs += _cross(
         TUTORING_V0, [("dream", LEARNED_TUTORING_MODEL)], seeds, episodes, 2000,

@@ -41,9 +41,10 @@ class ExecutorError(RuntimeError):
 TRAIN_STEP_S = 1e-3
 """Estimated seconds of one real env step of training (with its share of updates)."""
 
-EPISODE_S = {"learned model": 5.0, "oracle": 1.0, "none": 0.01}
+EPISODE_S = {"learned model": 5.0, "oracle": 1.0, "belief": 2.0, "none": 0.01}
 """Estimated seconds of one evaluation episode: a planner inside a learned model, a
-planner over the true simulator, an agent without a model."""
+planner over the true simulator (from the true state, or from a particle filter's
+belief), an agent without a model."""
 
 GRADIENT_STEP_S = 2e-2
 """Estimated seconds of one gradient step of a world-model evaluation."""
@@ -60,7 +61,7 @@ def estimated_seconds(job: RunSpec | WorldModelSpec) -> float:
     """
     if isinstance(job, WorldModelSpec):
         return job.train_steps * GRADIENT_STEP_S
-    kind = job.model if job.model in ("none", "oracle") else "learned model"
+    kind = job.model if job.model in ("none", "oracle", "belief") else "learned model"
     return job.budget * TRAIN_STEP_S + job.episodes * EPISODE_S[kind]
 
 

@@ -47,10 +47,10 @@ def check_env(env_id: str) -> None:
 
 
 def check_model(model: str) -> None:
-    """Refuse a planner model that is neither ``oracle``, ``none`` nor a world-model backend."""
+    """Refuse a planner model that is none of ``oracle``, ``belief``, ``none`` or a backend."""
     from lucidgym.world_models.registry import WORLD_MODELS
 
-    valid = ["oracle", "none", *sorted(WORLD_MODELS)]
+    valid = ["oracle", "belief", "none", *sorted(WORLD_MODELS)]
     if model not in valid:
         raise CLIError(f"unknown model {model!r}; valid models: {', '.join(valid)}")
 

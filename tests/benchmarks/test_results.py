@@ -190,3 +190,26 @@ def test_runs_record_the_agents_full_settings(tmp_path):
     config = run_one(learned, make_agent).config
     assert config["model"]["backend"] == "mlp" and "hidden_size" in config["model"]
     assert config["agent"]["learning"]["train_steps"] == 2
+
+
+def test_learned_rows_report_their_share_of_the_ceiling():
+    def run(agent, model, value):
+        return RunRecord("Tutoring-v1", agent, model, 0, [value], 0, 0.1)
+
+    rows = summarize(
+        [
+            run("reactive", "none", 20.0),
+            run("dream", "oracle", 30.0),
+            run("dream", "belief", 28.0),
+            run("dream", "ensemble", 24.0),
+            run("mcts", "oracle", 25.0),
+            run("mcts", "ensemble", 21.0),
+            run("beam", "oracle", 18.0),
+            run("beam", "ensemble", 19.0),
+        ]
+    )
+    share = {(r["agent"], r["model"]): (r.get("ceiling"), r.get("share_of_ceiling")) for r in rows}
+    assert share[("dream", "ensemble")] == ("belief", pytest.approx(0.5))  # 4 of belief's 8
+    assert share[("mcts", "ensemble")] == ("oracle", pytest.approx(0.2))
+    assert share[("beam", "ensemble")] == ("oracle", None)  # a ceiling below the rules
+    assert share[("dream", "oracle")] == (None, None)

@@ -29,6 +29,7 @@ def test_quick_suite_has_what_the_first_run_shows():
         assert ("Tutoring-v1", planner, "oracle") in rows
         assert ("Tutoring-v1", planner, "ensemble") in rows
     assert ("Tutoring-v1", "dyna", "none") in rows
+    assert ("Tutoring-v1", "dream", "belief") in rows  # the ceiling of the learned rows
     assert {("MovingDotDiscrete-v0", a, "rssm") for a in ("dream", "mcts")} <= set(rows)
     assert {(env, "baby", "none") for env in ("PatternEcho-v0", "SequenceNext-v0")} <= set(rows)
     assert all(len(seeds) >= 2 for seeds in rows.values())
@@ -39,7 +40,7 @@ def test_full_suite_covers_seeds_baselines_backends_and_populations():
     rows = _rows(suite)
     tutoring = {key: seeds for key, seeds in rows.items() if key[0] == "Tutoring-v1"}
     assert tutoring[("Tutoring-v1", "reactive", "none")] == set(range(FULL_SEEDS))
-    assert {b for (_, agent, b) in tutoring if agent == "dream"} >= {"oracle", *BACKENDS}
+    assert {b for (_, agent, b) in tutoring if agent == "dream"} >= {"oracle", "belief", *BACKENDS}
     for peer in ("sb3:PPO[200k steps]", "sb3:DQN[200k steps]"):
         assert len(tutoring[("Tutoring-v1", peer, "none")]) == FULL_LONG_SEEDS
     v0 = {key for key in rows if key[0] == "Tutoring-v0"}

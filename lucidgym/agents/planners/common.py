@@ -133,7 +133,8 @@ def imagine_returns(
 
     Args:
         dynamics: the model.
-        root: a batch of one state.
+        root: a batch of one state, or of ``R`` states drawn from a belief (row ``i`` of
+            each of the ``groups`` blocks starts from state ``i mod R``).
         actions: ``[N, P]`` (discrete) or ``[N, P, A]`` (continuous) action sequences.
         gamma: discount per step.
         value_fn: optional value of the final states.
@@ -152,7 +153,11 @@ def imagine_returns(
         raise ValueError(
             f"imagine_returns: {horizon - prefix} steps past the sequences need a policy"
         )
-    states = dynamics.take(root, np.zeros(n, dtype=np.int64))
+    # A root of R > 1 states is a sample of a belief: row i of every block of
+    # sequences starts from state i mod R, so that blocks compare on the same draws.
+    block = max(n // max(groups, 1), 1)
+    starts = (np.arange(n) % block) % max(batch_size(root), 1)
+    states = dynamics.take(root, starts.astype(np.int64))
     discounts = gamma ** np.arange(horizon)
     common = groups > 1 and isinstance(dynamics, CommonRandomDynamics)
     if isinstance(dynamics, RolloutDynamics) and horizon == prefix and not common:

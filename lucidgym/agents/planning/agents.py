@@ -5,6 +5,10 @@ Each pairs a planner (:mod:`lucidgym.agents.planners`) with a model to plan in:
 - ``model="oracle"``: the environment's true simulator. Every decision starts from
   ``env.unwrapped.get_state()`` of the env the agent was built with and searches
   ``env.unwrapped.get_dynamics(seed)``; nothing is learned (:class:`OraclePlanningAgent`).
+- ``model="belief"``: the same true simulator, but every decision starts from a
+  particle filter's belief over the hidden state, fed only the observations and actions
+  (:class:`BeliefPlanningAgent`, :mod:`~lucidgym.agents.planning.belief`): the ceiling
+  for a learned model of an env with hidden state.
 - ``model="<backend>"`` (``mlp``, ``rssm``, ...): a world model learned from real
   experience (:class:`ModelPlanningAgent`, a :class:`~lucidgym.agents.protocol.Learner`).
   While acting it filters the episode into the model's state with ``model.observe``
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 
 from lucidgym.agents.planners import PLANNERS, Planner
+from lucidgym.agents.planning.belief import ParticleBelief
 from lucidgym.agents.planning.config import PlanningAgentConfig, planning_defaults, split_config
 from lucidgym.agents.planning.dynamics import (
     TimeLimitedDynamics,
@@ -150,8 +155,7 @@ class OraclePlanningAgent:
             self.planner.record_surprise(
                 _surprise(self.env.observation_space, self._expected_obs, obs)
             )
-        state = self.env.unwrapped.get_state()  # type: ignore[attr-defined]
-        root = self._clock.root(self._dynamics, state)
+        root = self._clock.root(self._dynamics, self._root_state(obs))
         action = self.planner.plan(self._dynamics, root)
         if watch and hasattr(self._dynamics, "observe"):
             after, _, _ = self._dynamics.step(root, np.asarray(action)[None])
@@ -159,12 +163,63 @@ class OraclePlanningAgent:
         self._clock.steps += 1
         return to_env_action(self.env.action_space, action)
 
+    def _root_state(self, obs: np.ndarray) -> Any:
+        """The state the search starts from: the env's true state."""
+        return self.env.unwrapped.get_state()  # type: ignore[attr-defined]
+
     def settings(self) -> dict[str, Any]:
         """The shared options and the planner's."""
         return {"agent": self.config.to_dict(), "planner": dataclasses.asdict(self.planner.config)}
 
     def observe(self, transition: Transition) -> None:
         """The simulator is exact: nothing to learn."""
+
+
+class BeliefPlanningAgent(OraclePlanningAgent):
+    """Plans with the true simulator from a belief inferred from observations alone.
+
+    A particle filter (:class:`~lucidgym.agents.planning.belief.ParticleBelief`, of
+    ``config.particles`` particles) follows the episode through :meth:`observe`; it
+    never reads the env's hidden state. Each decision searches from states drawn from
+    the belief: as many as the planner dreams per candidate (``dream``'s ``samples``,
+    the ``i``-th dream of every candidate from the ``i``-th draw, so candidates are
+    compared on the same students), one for the other planners.
+    """
+
+    def __init__(
+        self, name: str, env: gym.Env[Any, Any], config: PlanningAgentConfig, planner_config: Any
+    ) -> None:
+        super().__init__(name, env, config, planner_config)
+        ParticleBelief(oracle_dynamics(env, 0), 1, config.belief_bandwidth, 0)  # checks
+        self.belief: ParticleBelief | None = None
+
+    def reset(self, *, seed: int | None = None) -> None:
+        """Start an episode with a belief that knows only the env's population."""
+        super().reset(seed=seed)
+        stream = self._seed * 100_003 + self._episode + 7_919
+        self.belief = ParticleBelief(
+            oracle_dynamics(self.env, stream), self.config.particles,
+            self.config.belief_bandwidth, stream,
+        )  # fmt: skip
+
+    def _root_state(self, obs: np.ndarray) -> Any:
+        """Draws from the belief, started on the episode's first observation."""
+        assert self.belief is not None
+        if not self.belief.started:
+            self.belief.start(obs)
+        draws = int(getattr(self.planner.config, "samples", 1))
+        if getattr(self.planner.config, "mode", "policy") != "policy":
+            draws = 1
+        return self.belief.sample(draws)
+
+    def observe(self, transition: Transition) -> None:
+        """Filter the real step into the belief."""
+        if self.belief is None or not self.belief.started:
+            return
+        action = np.asarray(transition.action)
+        if isinstance(self.env.action_space, gym.spaces.Discrete):
+            action = action.astype(np.int64)
+        self.belief.update(action, np.asarray(transition.next_obs), bool(transition.terminated))
 
 
 class ModelPlanningAgent:
@@ -348,6 +403,8 @@ def make_planning_agent(
     agent_config, planner_config = split_config(name, planning_defaults(name, env, config))
     if agent_config.learned:
         return ModelPlanningAgent(name, env, agent_config, planner_config)
+    if agent_config.model == "belief":
+        return BeliefPlanningAgent(name, env, agent_config, planner_config)
     return OraclePlanningAgent(name, env, agent_config, planner_config)
 
 

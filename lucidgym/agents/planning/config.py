@@ -24,13 +24,18 @@ from lucidgym.configs import build_config, check_keys, config_keys
 BASE_POLICIES = ("auto", "expert", "none")
 """Values of :attr:`PlanningAgentConfig.base_policy`."""
 
+SIMULATOR_MODELS = ("oracle", "belief")
+"""The models that are the env's own simulator rather than a learned backend."""
+
 
 @dataclass
 class PlanningAgentConfig:
     """Options every planning agent shares (the planner's own options sit beside them)."""
 
     model: str = "oracle"
-    """``"oracle"`` (the env's true simulator) or a world-model backend (``mlp``, ``rssm``, ...)."""
+    """``"oracle"`` (the env's true simulator, from the true state), ``"belief"`` (the
+    true simulator from a particle filter's belief, fed only what the agent sees) or a
+    world-model backend (``mlp``, ``rssm``, ...)."""
     model_config: dict[str, Any] = field(default_factory=dict)
     """Fields of the backend's config dataclass for a learned model (the backend checks
     them; see ``make_world_model``)."""
@@ -43,11 +48,25 @@ class PlanningAgentConfig:
     """Learned models: weight of the model's uncertainty (ensemble disagreement, prior
     spread) subtracted from every imagined reward, so searches avoid what the model
     does not know (0: plan on the predicted rewards as they are)."""
+    particles: int = 2000
+    """``model="belief"``: particles of the filter."""
+    belief_bandwidth: float = 0.2
+    """``model="belief"``: standard deviation (observation units) of the Gaussian kernel
+    that weighs a particle by how close the observation it predicts is to the real one.
+    On Tutoring-v1 under the rules (8 students, 1,000 particles) 0.2 tracks the hidden
+    mastery best: mean error 0.026, against 0.034 at 0.1, 0.038 at 0.5 and 0.072 for
+    particles never weighed; the log half-life error is 0.23 (0.37 unweighed)."""
     seed: int = 0
     """Seeds the planner and the oracle's draws."""
 
     def __post_init__(self) -> None:
         self.learning = build_config(ModelLearningConfig, self.learning, "learning")
+        if isinstance(self.particles, bool) or not isinstance(self.particles, int):
+            raise ValueError(f"particles must be an integer, got {self.particles!r}")
+        if self.particles < 1:
+            raise ValueError(f"particles must be positive, got {self.particles}")
+        if not self.belief_bandwidth > 0:
+            raise ValueError(f"belief_bandwidth must be > 0, got {self.belief_bandwidth}")
         if self.base_policy not in BASE_POLICIES:
             raise ValueError(
                 f"base_policy must be one of {', '.join(map(repr, BASE_POLICIES))}, "
@@ -57,7 +76,7 @@ class PlanningAgentConfig:
     @property
     def learned(self) -> bool:
         """Whether the agent plans in a learned model (not the env's simulator)."""
-        return self.model != "oracle"
+        return self.model not in SIMULATOR_MODELS
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (inverse: ``PlanningAgentConfig(**values)``)."""
@@ -93,7 +112,7 @@ def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any])
     if config.get("base_policy", "auto") == "none" or expert_policy(env) is None:
         return config
     spec = PLANNERS[name]
-    learned = config.get("model", "oracle") != "oracle"
+    learned = config.get("model", "oracle") not in SIMULATOR_MODELS
     defaults = spec.expert_defaults(config, learned)
     if not defaults:
         return config

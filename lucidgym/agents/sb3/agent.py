@@ -55,8 +55,10 @@ RECURRENT_POLICIES = {"MlpPolicy": "MlpLstmPolicy", "CnnPolicy": "CnnLstmPolicy"
 
 
 def sb3_algorithms() -> dict[str, type[BaseAlgorithm]]:
-    """The algorithms ``stable_baselines3`` (and sb3-contrib, where installed) export, by
-    class name (``PPO``, ``DQN``, ``RecurrentPPO``, ...)."""
+    """The algorithms of ``stable_baselines3`` and sb3-contrib (where installed) by name.
+
+    Names are the class names: ``PPO``, ``DQN``, ``RecurrentPPO``, ...
+    """
     modules: list[Any] = [stable_baselines3]
     try:
         import sb3_contrib

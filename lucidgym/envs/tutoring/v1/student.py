@@ -147,12 +147,15 @@ class TutoringV1Kernel:
     def initial(self, rng: np.random.Generator, n: int) -> StudentStateV1:
         """``n`` fresh students from the kernel's population, at the start of a session."""
         state = StudentStateV1(
-            *(np.empty((n, width)) for width in (NUM_TOPICS, NUM_TOPICS, NUM_TOPICS, 6)),
-            np.empty((n, TRAITS)),
-            np.empty((n, 9)),
-            np.empty((n, NUM_SIGNALS)),
-            np.empty((n, NUM_TOPICS)),
-            np.empty((n, NUM_TOPICS)),
+            mastery=np.empty((n, NUM_TOPICS)),
+            estimate=np.empty((n, NUM_TOPICS)),
+            variance=np.empty((n, NUM_TOPICS)),
+            mind=np.empty((n, 6)),
+            traits=np.empty((n, TRAITS)),
+            session=np.empty((n, 9)),
+            signals=np.empty((n, NUM_SIGNALS)),
+            halflife=np.empty((n, NUM_TOPICS)),
+            since=np.empty((n, NUM_TOPICS)),
         )
         self.reset_rows(state, np.arange(n), rng)
         return state
