@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument(
         "--env",
         nargs="+",
-        default=["Tutoring-v0", "MovingDot-v0", "MovingDotDiscrete-v0"],
+        default=["Tutoring-v1", "Tutoring-v0", "MovingDot-v0", "MovingDotDiscrete-v0"],
         help="env ids to time",
     )
     parser.add_argument("--single-steps", type=int, default=5000, help="steps per single run")

@@ -27,6 +27,7 @@ def test_quick_suite_has_what_the_first_run_shows():
     rows = _rows(make_suite("quick"))
     for planner in PLANNERS:
         assert ("Tutoring-v1", planner, "oracle") in rows
+    for planner in ("dream", "mcts"):
         assert ("Tutoring-v1", planner, "ensemble") in rows
     assert ("Tutoring-v1", "dyna", "none") in rows
     assert ("Tutoring-v1", "dream", "belief") in rows  # the ceiling of the learned rows

@@ -2,7 +2,6 @@
 
 import hashlib
 import warnings
-from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -134,12 +133,28 @@ def _mean_return(rules, students=200, seed=5000):
     return float(total.mean())
 
 
-def test_reviews_pay():
-    # The tuned rules without their review rule score clearly lower (22.4 against 19.8),
-    # and so do v0's thresholds with the hand-set review rule (18.1).
-    tuned = _mean_return(TUNED)
-    assert tuned > 1.08 * _mean_return(replace(TUNED, spacing=1000.0))
-    assert tuned > 1.1 * _mean_return(Rules())
+def test_the_tuned_rules_beat_the_hand_set_ones():
+    # The thresholds the search found (scripts/tune_tutoring_v1_rules.py) against v0's
+    # thresholds with a hand-set review every 12 steps: 9.3 against 7.6 on 200 students.
+    assert _mean_return(TUNED) > 1.1 * _mean_return(Rules())
+
+
+def test_massed_practice_consolidates_less_than_spaced_retrieval():
+    # Ten retrievals of one topic in a row against ten spread over 60 steps: the spaced
+    # ones leave the longer half-life (42 steps against 18: the spacing effect).
+    def halflife_after(gap):
+        env = TutoringV1Env()
+        env.reset(seed=2)
+        state = env.unwrapped.get_state()
+        state.mastery[0, 1] = 0.95
+        env.unwrapped.set_state(state)
+        for _ in range(10):
+            env.step(REVIEW + 1)
+            for _ in range(gap):
+                env.step(int(Action.REVIEW_3))
+        return float(env.unwrapped.get_state().halflife[0, 1])
+
+    assert halflife_after(5) > 2.0 * halflife_after(0)
 
 
 def test_the_vector_env_steps_as_the_single_env():

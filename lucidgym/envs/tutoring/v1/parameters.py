@@ -39,17 +39,23 @@ OBS_DIM = 24
 """v0's 20 observation dims, then the time since each topic was last practised."""
 
 DELAY = 120.0
-"""The delay between the session's end and the post-test, in session steps."""
+"""The delay between the session's end and the post-test, in session steps (a whole
+number: the step raises each topic's one-step decay to this power)."""
 BASE_HALFLIFE = 10.0
 """Half-life (steps) of a newly learned memory for a student of multiplier 1."""
 PRIOR_CONSOLIDATION = 3.0
 """Prior knowledge is older and more consolidated: its half-life is scaled by
 ``1 + PRIOR_CONSOLIDATION * prior recall``."""
-SPACING_GAIN = 3.0
-"""A retrieval that succeeds multiplies the half-life by ``1 + SPACING_GAIN * lapse``,
-where ``lapse`` is the share of the memory forgotten since it was last practised."""
-MASSED_GAIN = 0.05
-"""The half-life growth of a successful retrieval right after practice (no lapse)."""
+SPACING_GAIN = 10.0
+"""A retrieval that succeeds multiplies the half-life by
+``1 + SPACING_GAIN * lapse ** SPACING_POWER``, where ``lapse`` is the share of the memory
+forgotten since it was last practised."""
+SPACING_POWER = 2.0
+"""How convex the consolidation is in the lapse: above 1, a retrieval right after practice
+consolidates far less per step than one after a real gap (massed practice pays little)."""
+MASSED_GAIN = 0.0
+"""The half-life growth of a successful retrieval right after practice (no lapse): none,
+beyond what the lapse of one step gives."""
 MAX_HALFLIFE = 5000.0
 """A cap on the half-life (steps), far beyond any session and delay."""
 TESTING_EFFECT = 0.3

@@ -10,8 +10,9 @@ the observation (layout in :class:`~lucidgym.envs.tutoring.v1.env.TutoringV1Env`
    ``inattentive``): MOTIVATIONAL.
 3. Just answered wrong (attempts on the problem > 0): REMEDIAL.
 4. Spaced review: among the topics other than the current one whose estimate is at
-   least ``learned`` (there is something to retrieve), the one practised longest ago,
-   if that was at least ``spacing`` steps ago: ``REVIEW_<k>``.
+   least ``learned`` (there is something to retrieve) and at most ``fading`` (it has
+   faded enough for a retrieval to pay), the one practised longest ago, if that was at
+   least ``spacing`` steps ago: ``REVIEW_<k>``.
 5. Estimate of the current topic at least ``ready``: ASSESSMENT.
 6. Bored (detector above ``bored``) and past the novice zone: EXPLORATORY.
 7. By the estimate of the current topic: below ``novice`` DIRECT, below ``developing``
@@ -47,6 +48,8 @@ class Rules:
     """Steps since a topic's last practice after which it is reviewed."""
     learned: float = 0.3
     """Estimated recall from which a topic has something to review."""
+    fading: float = 1.01
+    """Estimated recall up to which a topic is due for review (above 1: any)."""
     ready: float = 0.7
     """Estimated recall of the current topic at which the tutor gives a quiz."""
     bored: float = 0.3
@@ -63,14 +66,15 @@ class Rules:
 
 
 TUNED = Rules(
-    start=0.5 / SESSION_STEPS,
-    frustrated=0.25,
-    inattentive=0.0,
-    spacing=3.0,
-    learned=0.0,
+    start=0.04375,
+    frustrated=0.3,
+    inattentive=0.65,
+    spacing=32.0,
+    learned=0.4,
+    fading=1.01,
     ready=0.55,
-    bored=0.2,
-    novice=0.3,
+    bored=0.4,
+    novice=0.35,
     developing=0.45,
 )
 """The thresholds the tuning search found (what ``expert_policy()`` uses)."""
@@ -96,7 +100,9 @@ def rule_actions(obs: np.ndarray, rules: Rules = TUNED, horizon: int = SESSION_S
     topic = np.rint(x[:, 19] * (NUM_TOPICS - 1)).astype(np.intp)
     recall = x[rows, topic]
     since = x[:, 20 : 20 + NUM_TOPICS] * horizon
-    eligible = (x[:, :NUM_TOPICS] >= rules.learned) & (np.arange(NUM_TOPICS) != topic[:, None])
+    estimate = x[:, :NUM_TOPICS]
+    eligible = (estimate >= rules.learned) & (estimate <= rules.fading)
+    eligible &= np.arange(NUM_TOPICS) != topic[:, None]
     waited = np.where(eligible, since, -1.0)
     oldest = waited.argmax(axis=1)
     conditions = [

@@ -4,10 +4,11 @@ The v0 student (:mod:`lucidgym.envs.tutoring.step`) with memory. Per topic ``k``
 recall probability ``p_k`` (v0's mastery), a half-life ``h_k`` and the steps ``s_k``
 since its last practice. A topic not practised decays, ``p_k *= 2 ** (-1 / h_k)``
 (Ebbinghaus; half-life regression, Settles & Meeder 2016). A right answer multiplies
-``h_k`` by ``1 + SPACING_GAIN * lapse + MASSED_GAIN`` (scaled by the share of right
-answers that came from memory), ``lapse = 1 - 2 ** (-(s_k + 1) / h_k)`` the share forgotten
-since the last practice: spaced retrieval consolidates most, massed practice least
-(Cepeda et al. 2006; Pavlik & Anderson 2008; Roediger & Karpicke 2006). ``REVIEW + k``
+``h_k`` by ``1 + SPACING_GAIN * lapse ** SPACING_POWER + MASSED_GAIN`` (scaled by the
+share of right answers that came from memory), ``lapse = 1 - 2 ** (-(s_k + 1) / h_k)``
+the share forgotten since the last practice: convex in the lapse, so spaced retrieval
+consolidates most and massed practice little (Cepeda et al. 2006; Pavlik & Anderson
+2005, 2008; Roediger & Karpicke 2006). ``REVIEW + k``
 asks one item on topic ``k`` without leaving the current topic. The reward is
 ``REWARD_SCALE`` times the step's change of the predicted post-test score
 ``sum_k p_k * 2 ** (-DELAY / h_k)`` (potential-based). Each topic's half-life
@@ -83,6 +84,7 @@ from lucidgym.envs.tutoring.v1.parameters import (
     REVIEW,
     REWARD_SCALE,
     SPACING_GAIN,
+    SPACING_POWER,
     TESTING_EFFECT,
 )
 
@@ -106,10 +108,15 @@ def _unit(x: float) -> float:
     return min(max(x, 0.0), 1.0)
 
 
+_LN2 = float(np.log(2.0))
+_DELAY_LN2 = DELAY * _LN2
+_DELAY_STEPS = int(DELAY)  # keep ** _DELAY_STEPS: a few multiplications, no exponential
+
+
 @inlined
 def posttest(p: float, halflife: float) -> float:
     """The recall of a topic expected at the delayed post-test."""
-    return p * 2.0 ** (-DELAY / halflife)
+    return p * np.exp(-_DELAY_LN2 / halflife)
 
 
 @compiled
@@ -238,6 +245,7 @@ def advance_v1(
     step's outputs: ``reward [N]`` float32, ``flags [N, 2]`` (terminated, quit),
     ``counts [N, 5]`` int64 and ``values [N, VALUES]`` float32 (columns named above).
     """
+    keeps = np.empty(NUM_TOPICS)  # per topic, the share of the memory kept over a step
     for i in range(actions.shape[0]):
         a = actions[i]
         review = a >= REVIEW
@@ -274,7 +282,8 @@ def advance_v1(
         gain = learn_rate * effect * (1.0 - mk) * (0.5 + u[i, _LEARN_DRAW])
         for j in range(NUM_TOPICS):
             practised = (j == k and teaches) or (review and j == answered_topic)
-            keep = 1.0 if practised else 2.0 ** (-1.0 / halflife[i, j])
+            keeps[j] = np.exp(-_LN2 / halflife[i, j])  # 2 ** (-1 / h)
+            keep = 1.0 if practised else keeps[j]
             new_m[i, j] = _unit(m[i, j] * keep + (gain if j == k and teaches else 0.0))
             new_halflife[i, j] = halflife[i, j]
             new_since[i, j] = 0.0 if practised else since[i, j] + 1.0
@@ -300,10 +309,11 @@ def advance_v1(
 
         # Retrieval: a right answer consolidates by the lapse since the last practice.
         if answered:
-            lapse = 1.0 - 2.0 ** (-(since[i, t] + 1.0) / halflife[i, t])
+            lapse = 1.0 - keeps[t] ** int(since[i, t] + 1.0)
             # Only the share of right answers that came from memory, not a guess, counts.
             remembered = score * min(recall / max(p, 1e-6), 1.0)
-            growth = 1.0 + remembered * (SPACING_GAIN * lapse + MASSED_GAIN)
+            spaced = lapse * lapse if SPACING_POWER == 2.0 else lapse**SPACING_POWER
+            growth = 1.0 + remembered * (SPACING_GAIN * spaced + MASSED_GAIN)
             new_halflife[i, t] = min(halflife[i, t] * growth, MAX_HALFLIFE)
             boost = TESTING_EFFECT * score + FEEDBACK_RELEARN * focus * wrong
             new_m[i, t] = _unit(recall + boost * (1.0 - recall))
@@ -383,8 +393,12 @@ def advance_v1(
 
         before, after, estimate_error = 0.0, 0.0, 0.0
         for j in range(NUM_TOPICS):
-            before += posttest(m[i, j], halflife[i, j])
-            retained = posttest(new_m[i, j], new_halflife[i, j])
+            # Only the answered topic's half-life changed: the others keep their factor.
+            kept = keeps[j] ** _DELAY_STEPS
+            before += m[i, j] * kept
+            if new_halflife[i, j] != halflife[i, j]:
+                kept = np.exp(-_DELAY_LN2 / new_halflife[i, j])
+            retained = new_m[i, j] * kept
             after += retained
             estimate_error += abs(new_est[i, j] - new_m[i, j])
             values[i, MASTERY_OUT + j] = new_m[i, j]
