@@ -276,20 +276,24 @@ def test_ray_ctrl_c_keeps_what_finished_and_stops_the_rest(ray_instance, tmp_pat
     ]
     out = tmp_path / "out"
 
+    sent: list[float] = []
+
     def interrupt_after_the_first_result():
-        deadline = time.monotonic() + 60
+        # Ray's first workers can take minutes to start on a loaded machine: wait for the
+        # first result as long as that takes, then interrupt.
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if out.is_dir() and (out / "results.json").is_file() and _read(out)["runs"]:
                 break
             time.sleep(0.2)
+        sent.append(time.monotonic())
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_after_the_first_result, daemon=True).start()
-    start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run_suite(Suite("toy", runs), out, progress=False, make_agent=make_toy_agent,
                   executor="ray")  # fmt: skip
-    assert time.monotonic() - start < 60
+    assert sent and time.monotonic() - sent[0] < 60  # Ctrl-C stops the suite promptly
     assert [run["agent"] for run in _read(out)["runs"]] == ["echo"]
     for _ in range(50):  # the long run's task is cancelled: its CPU comes back
         if ray_instance.available_resources().get("CPU", 0) == 2:
