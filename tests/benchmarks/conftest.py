@@ -77,12 +77,27 @@ class CountingLearner(RandomAgent):
         (Path(path) / "config.json").write_text(json.dumps({"agent": "counter"}))
 
 
+class SleepingLearner(CountingLearner):
+    """A learner whose training takes long without using the CPU (a second per 100k steps)."""
+
+    def learn(
+        self, env: Any, total_steps: int, *, seed: int | None = None
+    ) -> dict[str, list[float]]:
+        import time
+
+        for _ in range(total_steps // 1000):
+            time.sleep(0.01)
+        self.steps = self.trained_env_steps = total_steps
+        return {"env_steps": [], "episode_return": []}
+
+
 TOY_AGENTS = {
     "echo": EchoAgent,
     "stuck": StuckAgent,
     "reactive": StuckAgent,
     "random": RandomAgent,
     "counter": CountingLearner,
+    "sleeper": SleepingLearner,
 }
 
 

@@ -271,7 +271,8 @@ def test_ray_stops_on_a_second_death_naming_the_run_and_keeps_what_finished(ray_
 
 def test_ray_ctrl_c_keeps_what_finished_and_stops_the_rest(ray_instance, tmp_path):
     runs = [
-        RunSpec("PatternEcho-v0", "counter", seed=0, episodes=1, budget=10**8),  # hours
+        # A run of 17 minutes that sleeps: on a loaded machine it leaves the CPU to the other.
+        RunSpec("PatternEcho-v0", "sleeper", seed=0, episodes=1, budget=10**8),
         RunSpec("PatternEcho-v0", "echo", seed=1, episodes=1),
     ]
     out = tmp_path / "out"
