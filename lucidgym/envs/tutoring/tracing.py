@@ -58,14 +58,28 @@ def track(
         forget = 0.0 if (j == topic and teaches) else NOMINAL_FORGET * est[i, j]
         new_est[i, j] = est[i, j] + learn * (1.0 - est[i, j]) - forget
         new_var[i, j] = var[i, j] + 0.0004 + 0.004 * learn
-    mu_prior, v_prior = new_est[i, topic], new_var[i, topic]
     if items > 0:
-        guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
-        slope = 1.0 - NOMINAL_SLIP - guess
-        p = guess + slope * mu_prior
-        noise = p * (1.0 - p) / items + 0.01
-        gain = slope * v_prior / (slope * slope * v_prior + noise)
-        new_est[i, topic] = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
-        new_var[i, topic] = v_prior * (1.0 - gain * slope)
+        update_from_answers(new_est, new_var, i, topic, hint, score, items)
     for j in range(NUM_TOPICS):
         new_var[i, j] = min(new_var[i, j], MAX_VARIANCE)
+
+
+@inlined
+def update_from_answers(
+    new_est: np.ndarray,
+    new_var: np.ndarray,
+    i: int,
+    topic: int,
+    hint: float,
+    score: float,
+    items: int,
+) -> None:
+    """The Kalman update of student ``i``'s predicted ``topic`` from ``items > 0`` answers."""
+    mu_prior, v_prior = new_est[i, topic], new_var[i, topic]
+    guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
+    slope = 1.0 - NOMINAL_SLIP - guess
+    p = guess + slope * mu_prior
+    noise = p * (1.0 - p) / items + 0.01
+    gain = slope * v_prior / (slope * slope * v_prior + noise)
+    new_est[i, topic] = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
+    new_var[i, topic] = v_prior * (1.0 - gain * slope)

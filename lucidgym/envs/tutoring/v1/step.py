@@ -68,7 +68,7 @@ from lucidgym.envs.tutoring.parameters import (
     TRAIT_SPREAD,
     WIDTH,
 )
-from lucidgym.envs.tutoring.tracing import MAX_VARIANCE, NOMINAL_GUESS, NOMINAL_SLIP
+from lucidgym.envs.tutoring.tracing import MAX_VARIANCE, update_from_answers
 from lucidgym.envs.tutoring.v1.parameters import (
     BASE_HALFLIFE,
     DELAY,
@@ -200,15 +200,7 @@ def _track(
         new_est[i, j] = est[i, j] * keep + learn * (1.0 - est[i, j])
         new_var[i, j] = var[i, j] + 0.0004 + 0.004 * learn + (0.0 if practised else 0.001)
     if items > 0:
-        k = answered_topic
-        mu_prior, v_prior = new_est[i, k], new_var[i, k]
-        guess = NOMINAL_GUESS + 0.3 * hint * (1.0 - NOMINAL_GUESS)
-        slope = 1.0 - NOMINAL_SLIP - guess
-        p = guess + slope * mu_prior
-        noise = p * (1.0 - p) / items + 0.01
-        gain = slope * v_prior / (slope * slope * v_prior + noise)
-        new_est[i, k] = min(max(mu_prior + gain * (score - p), 0.0), 1.0)
-        new_var[i, k] = v_prior * (1.0 - gain * slope)
+        update_from_answers(new_est, new_var, i, answered_topic, hint, score, items)
     for j in range(NUM_TOPICS):
         new_var[i, j] = min(new_var[i, j], MAX_VARIANCE)
 
