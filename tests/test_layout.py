@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lucidgym"
 
-SHARED = {"types", "batched", "files", "configs", "progress"}
+SHARED = {"types", "batched", "files", "configs", "progress", "threads"}
 """Top-level modules every room may use."""
 
 MAY_IMPORT = {

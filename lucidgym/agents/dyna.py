@@ -29,6 +29,7 @@ from lucidgym.agents.experience import EpisodeTracker, make_vector_env
 from lucidgym.agents.protocol import ScalarLogger, Transition, log_episodes, register_agent
 from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
+from lucidgym.threads import DEFAULT_THREADS, torch_threads
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.protocol import SequenceBatch
 from lucidgym.world_models.registry import make_world_model
@@ -90,6 +91,8 @@ class DynaConfig:
     """``act`` takes the actor's most likely action instead of sampling it."""
     device: str = "cpu"
     """Torch device of the networks."""
+    threads: int | None = DEFAULT_THREADS
+    """Torch threads while learning (``None``: as they are; why one: :mod:`lucidgym.threads`)."""
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -107,12 +110,8 @@ def _features(state: Any) -> Tensor:
 
 def _select(mask: Tensor, a: Any, b: Any) -> Any:
     """Row-wise ``a if mask else b`` over two states of the same backend."""
-    return type(a)(
-        *(
-            torch.where(mask.view(-1, *([1] * (x.dim() - 1))), x, y)
-            for x, y in zip(a, b, strict=True)
-        )
-    )
+    shaped = (mask.view(-1, *([1] * (x.dim() - 1))) for x in a)
+    return type(a)(*(torch.where(m, x, y) for m, x, y in zip(shaped, a, b, strict=True)))
 
 
 def _make_config(overrides: dict[str, Any]) -> DynaConfig:
@@ -216,6 +215,10 @@ class DynaAgent:
         """
         if total_steps < 1:
             raise ValueError(f"dyna: total_steps must be positive, got {total_steps}")
+        with torch_threads(self.config.threads):
+            return self._learn(env, total_steps, seed, logger)
+
+    def _learn(self, env: Any, total_steps: int, seed: Any, logger: Any) -> dict[str, list[float]]:
         cfg, dev = self.config, self.device
         if seed is not None:
             torch.manual_seed(seed)
@@ -374,8 +377,6 @@ class DynaAgent:
             "policy/entropy": float(entropy.mean().detach()),
             "imagined/return": float(returns[0].mean()),
         }
-
-    # -- files -----------------------------------------------------------------------
 
     def _parts(self) -> nn.ModuleDict:
         """Every trained network, under the prefixes its tensors are saved with."""

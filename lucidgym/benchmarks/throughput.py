@@ -48,8 +48,11 @@ class ThroughputSpec:
     planner_env: str = "Tutoring-v0"
     """Env the planners decide in."""
     planner_models: tuple[str, ...] = ("oracle", "ensemble")
-    """Models the planners search over: the true simulator and a learned backend (its
-    weights are fresh: they do not change the cost of a decision)."""
+    """Models the planners search over: the true simulator and a learned backend."""
+    planner_fit_steps: int = 1000
+    """Real steps a learned model is fitted on before its planners are timed (0: fresh
+    weights). A fresh model's termination head fires at random, which cuts ``mcts``'s
+    simulations short: it made an untrained ensemble search 10x faster than a trained one."""
     decisions: int = 50
     """Decisions timed per planner."""
     seed: int = 0
@@ -141,7 +144,10 @@ def run_throughput(spec: ThroughputSpec) -> list[dict[str, Any]]:
     if spec.planners:
         for model in spec.planner_models:
             for name in spec.planners:
-                measured = measure_planner_speed(name, spec.planner_env, model, spec.decisions)
+                fit = 0 if model in ("oracle", "belief") else spec.planner_fit_steps
+                measured = measure_planner_speed(
+                    name, spec.planner_env, model, spec.decisions, fit_steps=fit
+                )
                 rows.append(
                     {
                         "kind": "planner",
@@ -169,6 +175,11 @@ def _row(
     }
 
 
+FIT_LEARNING = {"train_steps": 400, "refit_steps": 0, "chunks": 1, "warmup_fraction": 1.0}
+"""How :func:`measure_planner_speed` fits a learned model: every real step from the
+warm-up policy, then one fit of 400 gradient steps (the quick suite's schedule)."""
+
+
 def _time_decisions(agent: Any, env: gym.Env[Any, Any], decisions: int, seed: int) -> float:
     """Seconds spent in ``agent.act`` over ``decisions`` real steps (env time excluded)."""
     obs, _ = env.reset(seed=seed)
@@ -193,12 +204,14 @@ def measure_planner_speed(
     *,
     seed: int = 0,
     threads: int | None = None,
+    fit_steps: int = 0,
     **config: Any,
 ) -> dict[str, Any]:
     """Time ``decisions`` decisions of the planning agent ``agent_name`` on ``env_id``.
 
-    The learned model is freshly initialised (its weights do not change the cost of a
-    decision); ``model="oracle"`` times planning with the env's true simulator.
+    A learned model is fitted on ``fit_steps`` real steps of the warm-up policy first
+    (its weights matter where predicted terminations end simulations); ``model="oracle"``
+    times planning with the env's true simulator.
 
     Args:
         agent_name: a planning agent (a key of :data:`~lucidgym.agents.planners.PLANNERS`).
@@ -207,18 +220,26 @@ def measure_planner_speed(
         decisions: real steps timed.
         seed: seeds the env and the agent.
         threads: ``torch.set_num_threads`` while timing (``None``: leave as is).
+        fit_steps: real steps a learned model is fitted on before the timing (0: fresh
+            weights; its fitting is never timed).
         **config: the agent's options (``horizon``, ``num_simulations``, ...).
 
     Returns:
-        ``agent``, ``env``, ``model``, ``decisions``, ``wall_s``, ``decisions_per_s``;
+        ``agent``, ``env``, ``model``, ``decisions``, ``fit_steps`` (real steps the model
+        was fitted on), ``wall_s``, ``decisions_per_s``;
         for ``mcts`` also ``simulations_per_s``, ``unbatched_decisions_per_s`` (the same
         search with ``leaf_batch=1``) and ``batching_speedup`` (their ratio).
 
     Raises:
-        ValueError: ``decisions < 1`` or an agent that is not a planner.
+        ValueError: ``decisions < 1``, ``fit_steps < 0``, an agent that is not a planner,
+            or ``fit_steps`` for a model that learns nothing.
     """
     if decisions < 1:
         raise ValueError(f"decisions must be positive, got {decisions}")
+    if fit_steps < 0:
+        raise ValueError(f"fit_steps must be >= 0, got {fit_steps}")
+    if fit_steps and model in ("oracle", "belief"):
+        raise ValueError(f"fit_steps: model {model!r} learns nothing")
     if agent_name not in PLANNERS:
         raise ValueError(f"{agent_name!r} is not a planning agent ({', '.join(PLANNERS)})")
     import torch
@@ -230,7 +251,11 @@ def measure_planner_speed(
         torch.set_num_threads(threads)
     try:
         env = gym.make(env_id)
+        if fit_steps:
+            config = {**config, "learning": {**FIT_LEARNING, **config.get("learning", {})}}
         agent = make_agent(agent_name, env, model=model, seed=seed, **config)
+        if fit_steps:
+            agent.learn(gym.make(env_id), fit_steps, seed=seed)  # type: ignore[attr-defined]
         _time_decisions(agent, env, 2, seed)  # warm-up: first calls allocate
         wall = _time_decisions(agent, env, decisions, seed)
         result: dict[str, Any] = {
@@ -238,6 +263,7 @@ def measure_planner_speed(
             "env": env_id,
             "model": model,
             "decisions": decisions,
+            "fit_steps": int(getattr(agent, "trained_env_steps", 0)),
             "wall_s": wall,
             "decisions_per_s": decisions / wall,
         }

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from lucidgym.progress import ProgressBar
+from lucidgym.threads import DEFAULT_THREADS, torch_threads
 from lucidgym.world_models.buffer import SequenceReplayBuffer
 from lucidgym.world_models.protocol import SequenceBatch
 
@@ -61,8 +62,10 @@ class TrainerConfig:
     """Sequences the model's input normalization is fitted on before training."""
     device: str = "cpu"
     """``"cpu"`` or ``"cuda"``."""
-    threads: int | None = None
-    """``torch.set_num_threads`` during training (``None``: leave it as it is)."""
+    threads: int | None = DEFAULT_THREADS
+    """``torch.set_num_threads`` during training (``None``: leave it as it is). One by
+    default: on a shared 2-core machine two threads ran 2-5x slower
+    (:mod:`lucidgym.threads`)."""
     log_dir: str | None = None
     """TensorBoard folder (``None``: no logs)."""
     progress: bool = True
@@ -226,14 +229,8 @@ class Trainer:
 
     def fit(self, buffer: SequenceReplayBuffer) -> TrainingHistory:
         """Train on ``buffer`` for ``config.steps`` steps (fewer if stopped early)."""
-        c = self.config
-        previous_threads = torch.get_num_threads()
-        if c.threads is not None:
-            torch.set_num_threads(c.threads)
-        try:
+        with torch_threads(self.config.threads):
             return self._fit(buffer)
-        finally:
-            torch.set_num_threads(previous_threads)
 
     def _fit(self, buffer: SequenceReplayBuffer) -> TrainingHistory:
         c = self.config

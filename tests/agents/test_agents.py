@@ -233,6 +233,20 @@ def test_measure_planner_speed_reports_batched_and_unbatched_mcts():
         measure_planner_speed("random", "CartPole-v1")
 
 
+def test_measure_planner_speed_fits_a_learned_model_first():
+    from lucidgym.benchmarks.throughput import measure_planner_speed
+
+    fresh = measure_planner_speed("greedy", "CartPole-v1", "mlp", 2)
+    fitted = measure_planner_speed(
+        "greedy", "CartPole-v1", "mlp", 2, fit_steps=60, learning={"train_steps": 5}
+    )
+    assert fresh["fit_steps"] == 0 and fitted["fit_steps"] == 60
+    with pytest.raises(ValueError, match="learns nothing"):
+        measure_planner_speed("greedy", "Tutoring-v1", "oracle", 2, fit_steps=10)
+    with pytest.raises(ValueError, match="fit_steps must be"):
+        measure_planner_speed("greedy", "CartPole-v1", "mlp", 2, fit_steps=-1)
+
+
 def test_dream_replans_only_when_surprised():
     # SequenceNext is deterministic once the sequence is drawn: the oracle's predictions
     # come true, so the agent follows each plan to its end instead of re-planning.

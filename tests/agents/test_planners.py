@@ -183,8 +183,33 @@ def test_mcts_prior_steers_the_search():
         p[:, 1] = 1.0
         return p
 
-    planner = MCTSPlanner(MCTSConfig(num_simulations=3, max_depth=3, gamma=1.0), prior_fn=prior)
+    # One leaf at a time: a batch would spread its three leaves over the root's actions.
+    config = MCTSConfig(num_simulations=3, max_depth=3, gamma=1.0, leaf_batch=1)
+    planner = MCTSPlanner(config, prior_fn=prior)
     assert planner.plan(TableDynamics(), ROOT) == 1
+
+
+def test_mcts_rounds_stay_full_when_a_prior_points_at_a_pending_leaf():
+    # A prior on one action sends every selection of a round to the same pending edge;
+    # with retries its virtual losses push the next selections elsewhere.
+    def prior(states: TableState) -> np.ndarray:
+        p = np.full((len(states.s), 3), 0.05)
+        p[:, 1] = 0.9
+        return p
+
+    calls, decisions = [], []
+    for retries in (0, 8):
+        dynamics = TableDynamics()
+        config = MCTSConfig(
+            num_simulations=64, leaf_batch=8, max_depth=3, rollout_depth=3, gamma=1.0,
+            collision_retries=retries,
+        )  # fmt: skip
+        planner = MCTSPlanner(config, prior_fn=prior)
+        decisions.append(int(planner.plan(dynamics, ROOT)))
+        calls.append(dynamics.calls)
+        assert planner.root_visits is not None and planner.root_visits.sum() == 64
+    assert decisions == [1, 1]
+    assert calls[1] * 2 < calls[0]
 
 
 class PointState(NamedTuple):
@@ -293,8 +318,9 @@ def _door_policy_dynamics() -> tuple[TableDynamics, object]:
 def test_mcts_prior_weight_leans_on_the_base_policy():
     # Three simulations with uniform priors do not find the way; leaning the priors on a
     # base policy that knows it makes them enough.
+    # One leaf at a time, as a sequential search would descend.
     dynamics, base = _door_policy_dynamics()
-    cfg = dict(num_simulations=3, max_depth=3, gamma=1.0)
+    cfg = dict(num_simulations=3, max_depth=3, gamma=1.0, leaf_batch=1)
     uniform = MCTSPlanner(MCTSConfig(**cfg), base_policy=base)
     assert uniform.plan(dynamics, ROOT) == 0
     leaning = MCTSPlanner(MCTSConfig(**cfg, prior_weight=0.9), base_policy=base)
@@ -305,6 +331,8 @@ def test_mcts_prior_weight_leans_on_the_base_policy():
 def test_mcts_prior_weight_is_checked():
     with pytest.raises(ValueError, match="prior_weight"):
         MCTSPlanner(MCTSConfig(prior_weight=1.5))
+    with pytest.raises(ValueError, match="collision_retries"):
+        MCTSPlanner(MCTSConfig(collision_retries=-1))
 
 
 @pytest.mark.parametrize(

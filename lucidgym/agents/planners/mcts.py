@@ -4,8 +4,11 @@ Each round selects up to ``leaf_batch`` leaves, one per simulation, with a virtu
 loss on every edge a pending simulation passes through (so the next selection of the
 round looks elsewhere), then evaluates all of them with one batched ``step`` call
 (plus ``rollout_depth`` calls for random rollouts), then backs every simulation up.
-A selection that lands on a leaf already pending in the round ends the round early,
-so the number of simulations is exactly ``num_simulations`` whatever the batch size.
+A selection that lands on a leaf already pending in the round adds one more virtual
+loss to its path and selects again; a round ends early only after
+``collision_retries`` such collisions. So rounds stay full where a strong prior keeps
+pointing at one edge, and the number of simulations is exactly ``num_simulations``
+whatever the batch size.
 
 Two ways to handle a stochastic model:
 
@@ -64,6 +67,9 @@ class MCTSConfig:
     uniformly (0: uniform priors)."""
     virtual_loss: float = 1.0
     """Pending visits counted against an edge while its simulation is in flight."""
+    collision_retries: int = 8
+    """Selections per round that may land on a leaf already pending (each adds one more
+    virtual loss to its path and selects again) before the round ends early."""
     num_box_candidates: int = 16
     """Candidate actions drawn for a ``Box`` action space."""
     seed: int = 0
@@ -115,6 +121,10 @@ class MCTSPlanner(PlannerBase):
         for name in ("num_simulations", "leaf_batch", "max_depth"):
             if getattr(config, name) < 1:
                 raise ValueError(f"MCTSConfig.{name} must be positive, got {getattr(config, name)}")
+        if config.collision_retries < 0:
+            raise ValueError(
+                f"MCTSConfig.collision_retries must be >= 0, got {config.collision_retries}"
+            )
         if config.rollout_depth < 0:
             raise ValueError(f"MCTSConfig.rollout_depth must be >= 0, got {config.rollout_depth}")
         if not 0.0 <= config.prior_weight <= 1.0:
@@ -148,12 +158,20 @@ class MCTSPlanner(PlannerBase):
         done = 0
         while done < cfg.num_simulations:
             leaves: list[tuple[list[_Node], int | None]] = []
+            collided: list[tuple[list[_Node], int | None]] = []
             while len(leaves) < cfg.leaf_batch and done + len(leaves) < cfg.num_simulations:
                 path, action = self._select(root)
                 if action is not None and action in path[-1].pending:
-                    break
+                    # A leaf already pending: weigh its path down once more and look
+                    # again, at most a batch's worth of times per round.
+                    if len(collided) >= cfg.collision_retries:
+                        break
+                    collided.append((path, action))
+                else:
+                    leaves.append((path, action))
                 self._add_virtual(path, action, cfg.virtual_loss)
-                leaves.append((path, action))
+            for path, action in collided:
+                self._add_virtual(path, action, -cfg.virtual_loss)
             self._evaluate(dynamics, root, leaves)
             done += len(leaves)
         visits = np.zeros(actions.n)
