@@ -41,28 +41,38 @@ class ExecutorError(RuntimeError):
 TRAIN_STEP_S = 1e-3
 """Estimated seconds of one real env step of training (with its share of updates)."""
 
+DYNA_STEP_S = 25e-3
+"""The same for ``dyna`` at its default of one training round every 2 vector steps
+(25 times a PPO step: its 20k-step runs took 510 s in the recorded full suite)."""
+
 EPISODE_S = {"learned model": 5.0, "oracle": 1.0, "belief": 2.0, "none": 0.01}
 """Estimated seconds of one evaluation episode: a planner inside a learned model, a
 planner over the true simulator (from the true state, or from a particle filter's
 belief), an agent without a model."""
 
-GRADIENT_STEP_S = 2e-2
-"""Estimated seconds of one gradient step of a world-model evaluation."""
+GRADIENT_STEP_S = {"rssm": 0.1, "other": 0.01}
+"""Estimated seconds of one gradient step of a world-model evaluation: an ``rssm``
+(sequential filtering, pixels in the suites: 134 ms a step for the quick suite's
+MovingDot model) and any other backend (7 ms for the quick suite's Tutoring ``mlp``)."""
 
 
 def estimated_seconds(job: RunSpec | WorldModelSpec) -> float:
     """A rough length of ``job`` from its spec alone, to hand the longest out first.
 
-    A run: ``budget`` training steps at :data:`TRAIN_STEP_S` each, plus ``episodes``
-    evaluation episodes at the :data:`EPISODE_S` of its model's kind (planning inside a
-    learned model costs far more per decision than a policy). A world-model evaluation:
-    its gradient steps at :data:`GRADIENT_STEP_S`. Only the order of the estimates is
+    A run: ``budget`` training steps at :data:`TRAIN_STEP_S` each (:data:`DYNA_STEP_S`
+    for ``dyna``, scaled by its ``train_every``), plus ``episodes`` evaluation episodes
+    at the :data:`EPISODE_S` of its model's kind (planning inside a learned model costs
+    far more per decision than a policy). A world-model evaluation: its gradient steps
+    at the :data:`GRADIENT_STEP_S` of its backend. Only the order of the estimates is
     used, and a wrong guess costs time, never numbers.
     """
     if isinstance(job, WorldModelSpec):
-        return job.train_steps * GRADIENT_STEP_S
+        return job.train_steps * GRADIENT_STEP_S["rssm" if job.backend == "rssm" else "other"]
     kind = job.model if job.model in ("none", "oracle", "belief") else "learned model"
-    return job.budget * TRAIN_STEP_S + job.episodes * EPISODE_S[kind]
+    step = TRAIN_STEP_S
+    if job.agent == "dyna":
+        step = DYNA_STEP_S * 2 / float(job.agent_config.get("train_every", 2))
+    return job.budget * step + job.episodes * EPISODE_S[kind]
 
 
 def longest_first(work: list[Any]) -> list[int]:

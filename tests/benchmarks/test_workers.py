@@ -58,8 +58,11 @@ def test_longest_first_hands_out_training_and_learned_models_first():
         WorldModelSpec("Tutoring-v0", "mlp", train_steps=2000),
         RunSpec("Tutoring-v0", "random", episodes=10),
     ]
-    assert longest_first(work) == [4, 3, 5, 2, 1, 0, 6]  # ties keep the suite's order
+    assert longest_first(work) == [2, 4, 3, 5, 1, 0, 6]  # ties keep the suite's order
     assert estimated_seconds(work[3]) == pytest.approx(2.0 + 50.0)
+    assert estimated_seconds(work[2]) == pytest.approx(500.0 + 0.1)
+    quarter = RunSpec("Tutoring-v0", "dyna", budget=4000, agent_config={"train_every": 4})
+    assert estimated_seconds(quarter) == pytest.approx(50.0 + 0.1)
 
 
 @pytest.fixture(scope="module")

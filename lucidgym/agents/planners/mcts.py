@@ -67,7 +67,7 @@ class MCTSConfig:
     uniformly (0: uniform priors)."""
     virtual_loss: float = 1.0
     """Pending visits counted against an edge while its simulation is in flight."""
-    collision_retries: int = 8
+    collision_retries: int = 0
     """Selections per round that may land on a leaf already pending (each adds one more
     virtual loss to its path and selects again) before the round ends early."""
     num_box_candidates: int = 16
