@@ -207,8 +207,9 @@ def _add_share_of_ceiling(rows: list[dict[str, Any]]) -> None:
     ``share_of_ceiling = (learned - reactive) / (ceiling - reactive)``: the share of the
     gain over the ``reactive`` row that the same planner finds with the true simulator
     (from a belief where there is a ``belief`` row, else from the true state) that the
-    learned model keeps. ``None`` where either row is missing or the ceiling does not
-    beat the reactive row.
+    learned model keeps; a variant row (``dream[20k steps]``) is measured against its
+    planner's ceiling. ``None`` where either row is missing or the ceiling does not beat
+    the reactive row.
     """
     index = {(r["env"], r["agent"], r["model"]): r for r in rows}
     for row in rows:
@@ -217,12 +218,11 @@ def _add_share_of_ceiling(rows: list[dict[str, Any]]) -> None:
         reactive = next(
             (r for r in rows if r["env"] == row["env"] and r["agent"] == BASELINE_AGENT), None
         )
-        ceiling_model = next(
-            (m for m in CEILING_MODELS if (row["env"], row["agent"], m) in index), None
-        )
+        planner = str(row["agent"]).split("[")[0]  # a variant shares its planner's ceiling
+        ceiling_model = next((m for m in CEILING_MODELS if (row["env"], planner, m) in index), None)
         share = None
         if reactive is not None and ceiling_model is not None:
-            ceiling = index[(row["env"], row["agent"], ceiling_model)]["mean_return"]
+            ceiling = index[(row["env"], planner, ceiling_model)]["mean_return"]
             gap = ceiling - reactive["mean_return"]
             if gap > 0:
                 share = (row["mean_return"] - reactive["mean_return"]) / gap

@@ -206,10 +206,13 @@ def test_learned_rows_report_their_share_of_the_ceiling():
             run("mcts", "ensemble", 21.0),
             run("beam", "oracle", 18.0),
             run("beam", "ensemble", 19.0),
+            run("dream[20k steps]", "ensemble", 26.0),
         ]
     )
     share = {(r["agent"], r["model"]): (r.get("ceiling"), r.get("share_of_ceiling")) for r in rows}
     assert share[("dream", "ensemble")] == ("belief", pytest.approx(0.5))  # 4 of belief's 8
+    # A variant (another budget) is measured against the same planner's ceiling.
+    assert share[("dream[20k steps]", "ensemble")] == ("belief", pytest.approx(0.75))
     assert share[("mcts", "ensemble")] == ("oracle", pytest.approx(0.2))
     assert share[("beam", "ensemble")] == ("oracle", None)  # a ceiling below the rules
     assert share[("dream", "oracle")] == (None, None)
