@@ -147,7 +147,7 @@ FULL_LEARNING_20K = {**FULL_LEARNING, "train_steps": 3000}
 3,000 gradient steps. On Tutoring-v1 the ``ensemble`` then tells the actions apart
 well enough for ``dream`` to gain over the rules (10 seeds x 10 students: +4.7% [-1.2,
 +11.2]; +0.0% at 2,000 steps in the quick suite); its one-step reward advantages
-correlate with the truth at 0.59, against 0.41 at 2,000 steps
+correlate with the truth at 0.59, against 0.43 at 2,000 steps
 (``scripts/model_action_error.py``)."""
 
 FULL_PIXEL_LEARNING = {**FULL_LEARNING, "train_steps": 300, "seq_len": 8}
