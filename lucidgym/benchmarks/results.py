@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lucidgym.benchmarks.specs import agent_of
 from lucidgym.benchmarks.stats import bootstrap_ci, improvement_pct, interquartile_mean
 from lucidgym.files import atomic_write_bytes, atomic_write_json
 
@@ -218,7 +219,7 @@ def _add_share_of_ceiling(rows: list[dict[str, Any]]) -> None:
         reactive = next(
             (r for r in rows if r["env"] == row["env"] and r["agent"] == BASELINE_AGENT), None
         )
-        planner = str(row["agent"]).split("[")[0]  # a variant shares its planner's ceiling
+        planner = agent_of(str(row["agent"]))  # a variant shares its planner's ceiling
         ceiling_model = next((m for m in CEILING_MODELS if (row["env"], planner, m) in index), None)
         share = None
         if reactive is not None and ceiling_model is not None:

@@ -64,6 +64,11 @@ class RunSpec:
         return f"{self.env_label} {self.agent_label}{model} seed {self.seed}"
 
 
+def agent_of(label: str) -> str:
+    """The agent name in a results label (:attr:`RunSpec.agent_label`), its variant dropped."""
+    return label.split("[", 1)[0]
+
+
 @dataclass(frozen=True)
 class WorldModelSpec:
     """A backend trained on random-policy episodes, then scored open-loop on fresh ones."""

@@ -142,9 +142,11 @@ def run_throughput(spec: ThroughputSpec) -> list[dict[str, Any]]:
                 _row(env_id, "vector", spec.num_envs, speed, "CartPoleVectorEnv", reference)
             )
     if spec.planners:
+        from lucidgym.agents.planning.config import SIMULATOR_MODELS
+
         for model in spec.planner_models:
             for name in spec.planners:
-                fit = 0 if model in ("oracle", "belief") else spec.planner_fit_steps
+                fit = 0 if model in SIMULATOR_MODELS else spec.planner_fit_steps
                 measured = measure_planner_speed(
                     name, spec.planner_env, model, spec.decisions, fit_steps=fit
                 )
@@ -236,20 +238,17 @@ def measure_planner_speed(
     """
     if decisions < 1:
         raise ValueError(f"decisions must be positive, got {decisions}")
+    from lucidgym.agents.planning.config import SIMULATOR_MODELS
+    from lucidgym.agents.registry import make_agent
+    from lucidgym.threads import torch_threads
+
     if fit_steps < 0:
         raise ValueError(f"fit_steps must be >= 0, got {fit_steps}")
-    if fit_steps and model in ("oracle", "belief"):
+    if fit_steps and model in SIMULATOR_MODELS:
         raise ValueError(f"fit_steps: model {model!r} learns nothing")
     if agent_name not in PLANNERS:
         raise ValueError(f"{agent_name!r} is not a planning agent ({', '.join(PLANNERS)})")
-    import torch
-
-    from lucidgym.agents.registry import make_agent
-
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         env = gym.make(env_id)
         if fit_steps:
             config = {**config, "learning": {**FIT_LEARNING, **config.get("learning", {})}}
@@ -283,5 +282,3 @@ def measure_planner_speed(
             result["unbatched_simulations_per_s"] = decisions * sims / wall_1
             result["batching_speedup"] = wall_1 / wall
         return result
-    finally:
-        torch.set_num_threads(previous)

@@ -163,7 +163,7 @@ class MCTSPlanner(PlannerBase):
                 path, action = self._select(root)
                 if action is not None and action in path[-1].pending:
                     # A leaf already pending: weigh its path down once more and look
-                    # again, at most a batch's worth of times per round.
+                    # again, at most collision_retries times per round.
                     if len(collided) >= cfg.collision_retries:
                         break
                     collided.append((path, action))
