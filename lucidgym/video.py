@@ -8,13 +8,17 @@ drawn as images; vector observations as paired bars, real (blue) over dreamed (o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 
 from lucidgym.envs.rendering import draw_bar, draw_text, fill_rect
+
+if TYPE_CHECKING:  # the agents import torch, which playing a random policy never needs
+    from lucidgym.agents.protocol import Transition
 
 REAL_COLOR = (80, 150, 255)
 DREAM_COLOR = (255, 160, 60)
@@ -35,8 +39,38 @@ class PlayedEpisode(NamedTuple):
     """``[T]`` rewards."""
 
 
+class _Observed(gym.Wrapper[Any, Any, Any, Any]):
+    """``env``, handing each step's :class:`Transition` to ``observe``."""
+
+    def __init__(self, env: gym.Env[Any, Any], observe: Callable[[Transition], None]) -> None:
+        from lucidgym.agents.protocol import Transition
+
+        super().__init__(env)
+        self._transition = Transition
+        self._observe = observe
+        self._last: Any = None
+
+    def reset(self, **kwargs: Any) -> Any:
+        obs, info = self.env.reset(**kwargs)
+        self._last = obs
+        return obs, info
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._observe(
+            self._transition(self._last, action, float(reward), obs, terminated, truncated, info)
+        )
+        self._last = obs
+        return obs, reward, terminated, truncated, info
+
+
 def play_episode(
-    env: gym.Env[Any, Any], act: Any, seed: int, max_steps: int | None = None
+    env: gym.Env[Any, Any],
+    act: Any,
+    seed: int,
+    max_steps: int | None = None,
+    *,
+    observe: Callable[[Transition], None] | None = None,
 ) -> PlayedEpisode:
     """Play one episode of ``env`` (made with ``render_mode="rgb_array"`` for frames).
 
@@ -45,9 +79,12 @@ def play_episode(
         act: a callable ``obs -> action``.
         seed: the reset seed.
         max_steps: stop after this many steps even if the episode goes on.
+        observe: called with each step's transition (an agent's ``observe``).
     """
     from lucidgym.world_models.collect import play_episode as run_episode
 
+    if observe is not None:
+        env = _Observed(env, observe)
     obs, _ = env.reset(seed=seed)
     frames: list[np.ndarray] = []
     render = None

@@ -9,7 +9,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from lucidgym.cli.options import CLIError, check_env, check_out_folder, check_positive, fresh_output
+from lucidgym.cli.options import (
+    CLIError,
+    add_set_option,
+    check_env,
+    check_out_folder,
+    check_positive,
+    fresh_output,
+    parse_sets,
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -23,6 +31,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--env", required=True, metavar="ID", help="Gymnasium env id")
     p.add_argument("--agent", default=None, metavar="NAME", help="acting agent (default random)")
+    add_set_option(p, "the agent's config", "--set model=belief --set horizon=12")
     p.add_argument("--model", default=None, metavar="DIR", help="world-model checkpoint folder")
     p.add_argument("--seed", type=int, default=0, help="episode seed")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
@@ -32,19 +41,28 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def actor(env: Any, agent_name: str | None, seed: int) -> Any:
-    """``obs -> action`` of the agent ``agent_name`` on ``env`` (``None``: seeded random)."""
+def actor(
+    env: Any, agent_name: str | None, seed: int, config: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
+    """``(act, observe)`` of the agent ``agent_name`` on ``env``, built with ``config``.
+
+    ``act`` maps an observation to an action; ``observe`` takes each step's transition,
+    as in evaluation, so that agents with memory (a belief, a recurrent model) track the
+    episode. ``None`` is a seeded random policy, which observes nothing.
+    """
     if agent_name is None:
+        if config:
+            raise CLIError("--set configures an agent; name one with --agent")
         env.action_space.seed(seed)
-        return lambda obs: env.action_space.sample()
+        return (lambda obs: env.action_space.sample()), None
     from lucidgym.benchmarks.runner import check_agents, resolve_agent_maker
     from lucidgym.benchmarks.specs import derived_seed
 
     make_agent, names = resolve_agent_maker()
     check_agents([agent_name], names)
-    agent = make_agent(agent_name, env)
+    agent = make_agent(agent_name, env, **(config or {}))
     agent.reset(seed=derived_seed(seed))
-    return agent.act
+    return agent.act, agent.observe
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     check_env(args.env)
     check_positive("--max-steps", args.max_steps)
     check_positive("--fps", args.fps)
+    config = parse_sets(args.set)
     import gymnasium as gym
 
     from lucidgym.video import compose_dream_frames, dream_episode, play_episode, write_frames
@@ -63,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         if "human" not in modes:
             raise CLIError(f"{args.env} has no human render mode; give --out FILE.gif|FILE.mp4|DIR")
         env = gym.make(args.env, render_mode="human")
-        played = play_episode(env, actor(env, args.agent, args.seed), args.seed, args.max_steps)
+        act, observe = actor(env, args.agent, args.seed, config)
+        played = play_episode(env, act, args.seed, args.max_steps, observe=observe)
         env.close()
         print(f"played {len(played.rewards)} steps, return {played.rewards.sum():.3f}")
         return 0
@@ -78,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = load_world_model(args.model)
     env = gym.make(args.env, render_mode="rgb_array" if "rgb_array" in modes else None)
-    played = play_episode(env, actor(env, args.agent, args.seed), args.seed, args.max_steps)
+    act, observe = actor(env, args.agent, args.seed, config)
+    played = play_episode(env, act, args.seed, args.max_steps, observe=observe)
     fps = args.fps or int(env.metadata.get("render_fps") or 4)
     if model is not None:
         frames = compose_dream_frames(

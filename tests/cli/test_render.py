@@ -51,3 +51,43 @@ def test_render_plays_the_named_agent(tmp_path, toy_agents, capsys):
     assert "(5 steps, return 5.000)" in capsys.readouterr().out
     assert main([*argv[:3], "--agent", "wizard", "--out", str(tmp_path / "wizard.gif")]) == 2
     assert "wizard" in capsys.readouterr().err
+
+
+class RecallAgent:
+    """Echoes the symbol of the last observation it was handed through ``observe``.
+
+    Only its first action reads ``act``'s argument, so it echoes well only if it is
+    told every step; with ``lag=1`` it echoes the symbol of one step before (wrong).
+    """
+
+    def __init__(self, env, lag: int = 0) -> None:
+        self.lag = lag
+
+    def reset(self, *, seed=None) -> None:
+        self.seen: list[int] = []
+
+    def act(self, obs) -> int:
+        if not self.seen:
+            self.seen.append(int(np.argmax(obs[:8])))
+        return self.seen[max(0, len(self.seen) - 1 - self.lag)]
+
+    def observe(self, transition) -> None:
+        self.seen.append(int(np.argmax(transition.next_obs[:8])))
+
+
+def test_render_hands_the_agent_every_transition_and_its_config(tmp_path, monkeypatch, capsys):
+    from lucidgym.benchmarks import runner
+
+    monkeypatch.setattr(runner, "resolve_agent_maker", lambda: (make_recall_agent, ["recall"]))
+    argv = ["render", "--env", "PatternEcho-v0", "--agent", "recall", "--max-steps", "8"]
+    assert main([*argv, "--out", str(tmp_path / "a.gif")]) == 0
+    assert "(8 steps, return 8.000)" in capsys.readouterr().out
+    assert main([*argv, "--set", "lag=1", "--out", str(tmp_path / "b.gif")]) == 0
+    assert "return 8.000" not in capsys.readouterr().out
+    no_agent = ["render", "--env", "PatternEcho-v0", "--set", "lag=1"]
+    assert main([*no_agent, "--out", str(tmp_path / "c.gif")]) == 2
+    assert "--agent" in capsys.readouterr().err
+
+
+def make_recall_agent(name, env, **config):
+    return RecallAgent(env, **config)
