@@ -10,8 +10,11 @@ agent, so agents are compared on equal footing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
 import time
+import warnings
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -75,19 +78,20 @@ def check_buildable(runs: list[RunSpec], make_agent: AgentMaker) -> None:
         ValueError: naming the agent, its env and model, and the problem.
     """
     seen = set()
-    for spec in runs:
-        key = repr((spec.env, spec.env_kwargs, spec.agent, spec.model, spec.agent_config))
-        if key in seen:
-            continue
-        seen.add(key)
-        env = gym.make(spec.env, **spec.env_kwargs)
-        try:
-            build_agent(make_agent, spec, env, "cpu")
-        except (TypeError, ValueError) as err:
-            model = "" if spec.model == "none" else f" (model {spec.model})"
-            raise ValueError(f"agent {spec.agent_label} on {spec.env}{model}: {err}") from err
-        finally:
-            env.close()
+    with older_versions_quiet():
+        for spec in runs:
+            key = repr((spec.env, spec.env_kwargs, spec.agent, spec.model, spec.agent_config))
+            if key in seen:
+                continue
+            seen.add(key)
+            env = gym.make(spec.env, **spec.env_kwargs)
+            try:
+                build_agent(make_agent, spec, env, "cpu")
+            except (TypeError, ValueError) as err:
+                model = "" if spec.model == "none" else f" (model {spec.model})"
+                raise ValueError(f"agent {spec.agent_label} on {spec.env}{model}: {err}") from err
+            finally:
+                env.close()
 
 
 def build_agent(
@@ -340,7 +344,28 @@ def _run_job(
     """One world-model evaluation or run (in this process or a worker's)."""
     if threads is not None:
         torch.set_num_threads(threads)
-    if isinstance(job, WorldModelSpec):
-        return run_world_model(job, device)
-    assert make_agent is not None, "runs need an agent factory"
-    return run_one(job, make_agent, device)
+    with older_versions_quiet():
+        if isinstance(job, WorldModelSpec):
+            return run_world_model(job, device)
+        assert make_agent is not None, "runs need an agent factory"
+        return run_one(job, make_agent, device)
+
+
+@contextlib.contextmanager
+def older_versions_quiet() -> Generator[None, None, None]:
+    """Without Gymnasium's warning that a lucidgym env has a newer version, inside.
+
+    A suite makes an older version on purpose (Tutoring-v0's row group, kept to
+    reproduce published figures); Gymnasium would say so at every ``gym.make`` of every
+    run. Other envs' warnings pass.
+    """
+    from lucidgym.envs.registration import env_ids
+
+    ids = "|".join(re.escape(env_id) for env_id in env_ids())
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message=rf".*The environment (lucidgym/)?({ids}) is out of date",
+            category=DeprecationWarning,
+        )
+        yield

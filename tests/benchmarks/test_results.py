@@ -216,3 +216,17 @@ def test_learned_rows_report_their_share_of_the_ceiling():
     assert share[("mcts", "ensemble")] == ("oracle", pytest.approx(0.2))
     assert share[("beam", "ensemble")] == ("oracle", None)  # a ceiling below the rules
     assert share[("dream", "oracle")] == (None, None)
+
+
+def test_a_suite_makes_an_older_lucidgym_version_without_gymnasiums_warning(tmp_path):
+    import warnings
+
+    import gymnasium as gym
+
+    with pytest.warns(DeprecationWarning, match="Tutoring-v0 is out of date"):
+        gym.make("Tutoring-v0")  # Gymnasium's own warning, still there outside suites
+    runs = [RunSpec("Tutoring-v0", "stuck", seed=0, episodes=1)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_suite(Suite("tiny", runs), tmp_path, progress=False, make_agent=make_toy_agent)
+    assert not [w for w in caught if "out of date" in str(w.message)]
