@@ -53,6 +53,9 @@ class RunRecord:
     curves: dict[str, list[float]] = field(default_factory=dict)
     """Training curves (``env_steps``, ``episode_return``, ...); written to
     ``learning_curves.json``, not to ``runs``."""
+    train_s: float = 0.0
+    """Of ``wall_s``, the seconds of training (``learn``; 0 for agents that do not learn):
+    the rest is building the agent and evaluating it."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``runs`` row (``success_rate`` only where the env reports success)."""
@@ -79,6 +82,9 @@ class WorldModelRecord:
     """The same for predicting that nothing changes."""
     oracle_nmae: float | None
     """The same for the true simulator's mean prediction (``None`` without an oracle)."""
+    wall_s: float | None = None
+    """Wall time of the whole evaluation (collecting, training, scoring) in seconds, on
+    its horizon-1 row; ``None`` on the others, so that the rows of a suite sum to its time."""
 
 
 def machine_info(argv: list[str] | None = None) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         agent = build_agent(make_agent, spec, env, device)
         settings = settings_of(agent)
         curves: dict[str, list[float]] = {}
-        env_steps = 0
+        env_steps, train_s = 0, 0.0
         if spec.budget > 0 and hasattr(agent, "learn") and not isinstance(agent, Learner):
             missing = [a for a in ("trained_env_steps", "save") if not hasattr(agent, a)]
             raise ValueError(
@@ -175,8 +175,10 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
                 f"(missing {', '.join(missing)}); it cannot be trained on a budget"
             )
         if spec.budget > 0 and isinstance(agent, Learner):
+            learning = time.perf_counter()
             curves = {k: [float(v) for v in vs] for k, vs in agent.learn(
                 env, spec.budget, seed=spec.seed).items()}  # fmt: skip
+            train_s = time.perf_counter() - learning
             # A learner that steps in blocks reports how far past the budget it went.
             env_steps = int(agent.trained_env_steps)
         seeds = eval_seeds(spec.seed, spec.episodes)
@@ -191,6 +193,7 @@ def run_one(spec: RunSpec, make_agent: AgentMaker, device: str = "cpu") -> RunRe
         episode_returns=returns,
         env_steps=env_steps,
         wall_s=time.perf_counter() - start,
+        train_s=train_s,
         success_rate=success,
         config=settings,
         curves=curves,

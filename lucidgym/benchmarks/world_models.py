@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from lucidgym.benchmarks.results import WorldModelRecord
 from lucidgym.benchmarks.specs import EVAL_SEED_OFFSET, WorldModelSpec, seed_everything
 
@@ -13,6 +15,7 @@ def run_world_model(spec: WorldModelSpec, device: str = "cpu") -> list[WorldMode
     from lucidgym.world_models.registry import make_world_model
     from lucidgym.world_models.trainer import Trainer, TrainerConfig
 
+    start = time.perf_counter()
     seed_everything(spec.seed)
     env = make_collection_env(spec.env, num_envs=8)
     buffer = collect_to_buffer(env, spec.train_episodes, "random", seed=spec.seed)
@@ -36,6 +39,7 @@ def run_world_model(spec: WorldModelSpec, device: str = "cpu") -> list[WorldMode
             nmae=float(errors.model[h]),
             persistence_nmae=float(errors.persistence[h]),
             oracle_nmae=None if oracle is None else float(oracle[h]),
+            wall_s=time.perf_counter() - start if h == 0 else None,
         )
         for h in range(errors.horizon)
     ]

@@ -342,3 +342,60 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``values`` over the entries where ``mask`` (same shape) is true."""
     mask = mask.to(values.dtype)
     return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def symlog(x: Tensor) -> Tensor:
+    """``sign(x) * log(1 + |x|)``: identity-like near 0, logarithmic for large values."""
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+def symexp(x: Tensor) -> Tensor:
+    """The inverse of :func:`symlog`."""
+    return torch.sign(x) * torch.expm1(x.abs())
+
+
+class TwoHot(nn.Module):
+    """A scalar as a softmax over ``bins`` buckets of its :func:`symlog` (DreamerV3).
+
+    The buckets are evenly spaced over ``[-limit, limit]`` in symlog space (so about
+    ``±e^limit`` in value). A target is encoded as the two buckets around its symlog,
+    weighted by nearness (:meth:`encode`); a head's logits are trained on it with cross
+    entropy (:meth:`loss`), and read as the symexp of the expected bucket
+    (:meth:`decode`). Regression in this form is indifferent to the targets' scale:
+    rewards of 0.01 and of 1,000 are learnt alike, with no normalization statistics.
+    """
+
+    def __init__(self, bins: int = 255, limit: float = 20.0) -> None:
+        super().__init__()
+        if bins < 2 or not limit > 0:
+            raise ValueError(f"TwoHot: needs bins >= 2 and limit > 0, got {bins}, {limit}")
+        self.bins: Tensor
+        self.register_buffer("bins", torch.linspace(-limit, limit, bins), persistent=False)
+
+    def encode(self, target: Tensor) -> Tensor:
+        """``[...]`` values -> ``[..., bins]`` weights on the two buckets around each symlog."""
+        x = symlog(target).clamp(float(self.bins[0]), float(self.bins[-1]))
+        step = float(self.bins[1] - self.bins[0])
+        low = ((x - float(self.bins[0])) / step).floor().clamp(max=len(self.bins) - 2).long()
+        upper = (x - self.bins[low]) / step
+        weights = torch.zeros(*x.shape, len(self.bins), dtype=x.dtype, device=x.device)
+        weights.scatter_(-1, low.unsqueeze(-1), (1.0 - upper).unsqueeze(-1))
+        weights.scatter_add_(-1, (low + 1).unsqueeze(-1), upper.unsqueeze(-1))
+        return weights
+
+    def decode(self, logits: Tensor) -> Tensor:
+        """``[..., bins]`` logits -> ``[...]`` values."""
+        return symexp((logits.softmax(-1) * self.bins).sum(-1))
+
+    def loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        """``[...]`` cross entropy of ``logits [..., bins]`` with the encoded ``target [...]``."""
+        return -(self.encode(target) * logits.log_softmax(-1)).sum(-1)
+
+
+def zero_last_layer(net: nn.Sequential) -> nn.Sequential:
+    """``net`` with its output layer zeroed: a two-hot head then starts out predicting 0."""
+    last = net[-1]
+    assert isinstance(last, nn.Linear), "the last layer of a head is a Linear"
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return net

@@ -17,12 +17,14 @@ from lucidgym.benchmarks.suites import Suite
 
 from .conftest import make_toy_agent
 
-RUN_KEYS = {"env", "agent", "model", "seed", "episode_returns", "env_steps", "wall_s", "config"}
+RUN_KEYS = {
+    "env", "agent", "model", "seed", "episode_returns", "env_steps", "wall_s", "train_s", "config",
+}  # fmt: skip
 SUMMARY_KEYS = {
     "env", "agent", "model", "mean_return", "ci95", "improvement_vs_reactive_pct",
     "improvement_ci95",
 }  # fmt: skip
-WORLD_MODEL_KEYS = {"env", "model", "horizon", "nmae", "persistence_nmae", "oracle_nmae"}
+WORLD_MODEL_KEYS = {"env", "model", "horizon", "nmae", "persistence_nmae", "oracle_nmae", "wall_s"}
 
 
 def _run(agent: str, seed: int, returns: list[float], success: float | None = None) -> RunRecord:
@@ -230,3 +232,13 @@ def test_a_suite_makes_an_older_lucidgym_version_without_gymnasiums_warning(tmp_
         warnings.simplefilter("always")
         run_suite(Suite("tiny", runs), tmp_path, progress=False, make_agent=make_toy_agent)
     assert not [w for w in caught if "out of date" in str(w.message)]
+
+
+def test_a_run_records_how_much_of_its_time_went_to_training(tmp_path):
+    runs = [RunSpec("PatternEcho-v0", "reactive", seed=0, episodes=1)]
+    runs += [RunSpec("PatternEcho-v0", "sleeper", seed=0, episodes=1, budget=30_000)]
+    doc = run_suite(Suite("tiny", runs), tmp_path, progress=False, make_agent=make_toy_agent)
+    reactive, sleeper = doc.runs
+    assert reactive.train_s == 0.0
+    assert 0.3 <= sleeper.train_s <= sleeper.wall_s  # 30 sleeps of 10 ms
+    assert json.loads((tmp_path / "results.json").read_text())["runs"][1]["train_s"] > 0

@@ -36,6 +36,9 @@ def _comparable(doc):
         doc.pop(key, None)
     for run in doc["runs"]:
         run.pop("wall_s")
+        run.pop("train_s")
+    for row in doc["world_models"]:
+        row.pop("wall_s")
     return doc
 
 

@@ -104,11 +104,14 @@ def open_loop_error(model: Any, data: SequenceBatch, horizon: int) -> tuple[floa
     return err, persistence
 
 
-def learning_check(name: str, steps: int, ratio: float) -> None:
-    """Loss falls by half and the dream beats persistence by ``ratio`` at horizon 8."""
+def learning_check(name: str, steps: int, ratio: float, **config: Any) -> None:
+    """Loss falls by half and the dream beats persistence by ``ratio`` at horizon 8.
+
+    ``config`` overrides the :data:`SMALL` config of the backend.
+    """
     torch.manual_seed(0)
     data, held_out = linear_system_data(128, seed=0), linear_system_data(64, seed=1)
-    model = make_world_model(name, OBS_SPACE, DISCRETE, **SMALL[name])
+    model = make_world_model(name, OBS_SPACE, DISCRETE, **{**SMALL[name], **config})
     model.fit_normalization(data)
     model.eval()
     with torch.no_grad():

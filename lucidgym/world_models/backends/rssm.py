@@ -33,7 +33,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.backend import WorldModelBase
-from lucidgym.world_models.layers import ConvDecoder, ConvEncoder, mlp
+from lucidgym.world_models.layers import (
+    ConvDecoder,
+    ConvEncoder,
+    TwoHot,
+    mlp,
+    symexp,
+    symlog,
+    zero_last_layer,
+)
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
@@ -44,7 +52,17 @@ class RSSMConfig:
     deter_size: int = 128
     """Units of the GRU (deterministic) state ``h``."""
     stoch_size: int = 32
-    """Dimensions of the Gaussian latent ``z``."""
+    """Dimensions of the Gaussian latent ``z``; with ``latent="discrete"``, its
+    categorical variables (``z`` then has ``stoch_size * classes`` dimensions)."""
+    latent: str = "gaussian"
+    """``gaussian``: a diagonal Gaussian ``z`` (DreamerV1, PlaNet); ``discrete``: ``z`` is
+    ``stoch_size`` one-hot categoricals of ``classes`` classes (DreamerV2-3), sampled with
+    straight-through gradients, every distribution mixed with ``unimix`` of the uniform
+    so that no class's probability (and no KL) collapses to zero or infinity."""
+    classes: int = 32
+    """Classes per categorical variable (``latent="discrete"``)."""
+    unimix: float = 0.01
+    """Weight of the uniform distribution mixed into each categorical (DreamerV3: 1%)."""
     embed_size: int = 64
     """Output size of the observation encoder."""
     action_embed_size: int = 32
@@ -70,6 +88,16 @@ class RSSMConfig:
     motion_weight: float | None = None
     """Reconstruction weight ``1 + motion_weight * |x - mean of x over the sequence|`` per
     value; ``None``: 10 for images (whose moving objects are a few pixels), else 0."""
+    symlog_obs: bool = False
+    """Vector observations enter the encoder, and are reconstructed, as the ``symlog`` of
+    their raw values (DreamerV3) instead of standardized by the data's statistics; image
+    observations are scaled by 1/255 either way."""
+    reward_head: str = "mse"
+    """``mse``: the standardized reward, squared error; ``twohot``: a softmax over
+    ``reward_bins`` buckets of the symlog reward, cross entropy with the target's two-hot
+    encoding (DreamerV3; :class:`~lucidgym.world_models.layers.TwoHot`), starting out at 0."""
+    reward_bins: int = 255
+    """Buckets of the ``twohot`` reward head."""
     reward_scale: float = 1.0
     """Weight of the reward loss."""
     done_scale: float = 1.0
@@ -122,6 +150,17 @@ class RSSMState(NamedTuple):
     """``[B, stoch]`` stochastic latent (posterior after ``observe``, prior in dreams)."""
 
 
+Latent = tuple[Tensor, Tensor]
+"""A latent distribution over ``z [..., z]``: a Gaussian's ``(mean, std)``, or the
+categoricals' ``(probs, log_probs)`` (class-minor, ``stoch_size * classes`` wide)."""
+
+LATENTS = ("gaussian", "discrete")
+"""The latent families of :attr:`RSSMConfig.latent`."""
+
+REWARD_HEADS = ("mse", "twohot")
+"""The reward heads of :attr:`RSSMConfig.reward_head`."""
+
+
 def gaussian_kl(mean1: Tensor, std1: Tensor, mean2: Tensor, std2: Tensor) -> Tensor:
     """``KL(N(mean1, std1) || N(mean2, std2))`` summed over the last dimension."""
     var_ratio = (std1 / std2).pow(2)
@@ -153,64 +192,140 @@ class RSSMWorldModel(WorldModelBase):
         super().__init__(observation_space, action_space, config)
         self.config: RSSMConfig = config
         c = config
-        self.feat_size = c.deter_size + c.stoch_size
+        if c.latent not in LATENTS:
+            raise ValueError(f"rssm: latent must be one of {LATENTS}, got {c.latent!r}")
+        if c.latent == "discrete" and (c.classes < 2 or not 0.0 <= c.unimix < 1.0):
+            raise ValueError(
+                f"rssm: a discrete latent needs classes >= 2 and 0 <= unimix < 1, got "
+                f"classes={c.classes}, unimix={c.unimix}"
+            )
+        if c.reward_head not in REWARD_HEADS:
+            raise ValueError(
+                f"rssm: reward_head must be one of {REWARD_HEADS}, got {c.reward_head!r}"
+            )
+        self.discrete = c.latent == "discrete"
+        self.symlog_obs = c.symlog_obs and not self.image
+        self.z_size = c.stoch_size * (c.classes if self.discrete else 1)
+        stats_size = self.z_size if self.discrete else 2 * c.stoch_size
+        self.feat_size = c.deter_size + self.z_size
         if self.image:
             self.encoder: nn.Module = ConvEncoder(self.obs_shape, c.cnn_depth, c.embed_size)
         else:
             self.encoder = mlp(self.obs_dim, c.encoder_hidden, c.embed_size, 1)
         self.action_embed = nn.Linear(self.actions.dim, c.action_embed_size)
         self.img_in = nn.Sequential(
-            nn.Linear(c.stoch_size + c.action_embed_size, c.hidden_size),
+            nn.Linear(self.z_size + c.action_embed_size, c.hidden_size),
             nn.LayerNorm(c.hidden_size),
             nn.SiLU(),
         )
         self.gru = nn.GRUCell(c.hidden_size, c.deter_size)
-        self.prior_net = mlp(c.deter_size, c.hidden_size, 2 * c.stoch_size, 1)
+        self.prior_net = mlp(c.deter_size, c.hidden_size, stats_size, 1)
         post_in = c.embed_size if c.detach_posterior else c.deter_size + c.embed_size
-        self.posterior_net = mlp(post_in, c.hidden_size, 2 * c.stoch_size, 1)
-        dec_in = c.stoch_size if c.detach_posterior else self.feat_size
+        self.posterior_net = mlp(post_in, c.hidden_size, stats_size, 1)
+        dec_in = self.z_size if c.detach_posterior else self.feat_size
         if self.image:
             self.decoder: nn.Module = ConvDecoder(dec_in, self.obs_shape, c.cnn_depth)
         else:
             self.decoder = mlp(dec_in, c.decoder_hidden, self.obs_dim, 1)
-        self.reward_head = mlp(self.feat_size, c.decoder_hidden, 1, 1)
+        self.twohot: TwoHot | None = None
+        if c.reward_head == "twohot":
+            self.twohot = TwoHot(c.reward_bins)
+            self.reward_head = zero_last_layer(
+                mlp(self.feat_size, c.decoder_hidden, c.reward_bins, 1)
+            )
+        else:
+            self.reward_head = mlp(self.feat_size, c.decoder_hidden, 1, 1)
         self.done_head = mlp(self.feat_size, c.decoder_hidden, 1, 1)
         self.target_encoder: nn.Module | None = None
         if c.ema_target:
             self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
-            target_in = c.stoch_size if c.detach_posterior else self.feat_size
+            target_in = self.z_size if c.detach_posterior else self.feat_size
             self.target_head = nn.Linear(target_in, c.embed_size)
 
     # ------------------------------------------------------------------ verbs
     def initial_state(self, batch_size: int) -> RSSMState:
-        """Zero ``h [batch_size, deter]`` and ``z [batch_size, stoch]``."""
-        c = self.config
+        """Zero ``h [batch_size, deter]`` and ``z [batch_size, z]``."""
         return RSSMState(
-            torch.zeros(batch_size, c.deter_size, device=self.device),
-            torch.zeros(batch_size, c.stoch_size, device=self.device),
+            torch.zeros(batch_size, self.config.deter_size, device=self.device),
+            torch.zeros(batch_size, self.z_size, device=self.device),
         )
 
     def _transition(self, h: Tensor, z: Tensor, action_embed: Tensor) -> Tensor:
         """GRU step: ``h [N, deter]``, ``z [N, stoch]``, embedded action -> ``h' [N, deter]``."""
         return self.gru(self.img_in(torch.cat([z, action_embed], -1)), h)
 
-    def _stats(self, raw: Tensor) -> tuple[Tensor, Tensor]:
-        mean, std = raw.chunk(2, -1)
-        return mean, F.softplus(std) + self.config.min_std
+    # A latent distribution is a pair of [..., z] tensors: a Gaussian's mean and std, or
+    # the probabilities and log-probabilities of the categoricals, class-minor.
 
-    def _prior(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        """``p(z | h)``: mean and std ``[..., stoch]``."""
+    def _stats(self, raw: Tensor) -> Latent:
+        c = self.config
+        if self.discrete:
+            probs = raw.unflatten(-1, (c.stoch_size, c.classes)).softmax(-1)
+            probs = (1.0 - c.unimix) * probs + c.unimix / c.classes
+            return probs.flatten(-2), probs.log().flatten(-2)
+        mean, std = raw.chunk(2, -1)
+        return mean, F.softplus(std) + c.min_std
+
+    def _categorical(self, flat: Tensor) -> Tensor:
+        return flat.unflatten(-1, (self.config.stoch_size, self.config.classes))
+
+    def _sample(self, dist: Latent) -> Tensor:
+        """A draw of ``z`` (one-hot categoricals pass gradients straight through)."""
+        if self.discrete:
+            probs = self._categorical(dist[0])
+            index = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1)
+            onehot = F.one_hot(index.view(probs.shape[:-1]), probs.shape[-1]).to(probs.dtype)
+            return (onehot + probs - probs.detach()).flatten(-2)
+        mean, std = dist
+        return mean + std * torch.randn_like(std)
+
+    def _mode(self, dist: Latent) -> Tensor:
+        """The most likely ``z``: the mean, or each categorical's likeliest class."""
+        if self.discrete:
+            probs = self._categorical(dist[0])
+            return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype).flatten(-2)
+        return dist[0]
+
+    def _kl(self, p: Latent, q: Latent) -> Tensor:
+        """``KL(p || q)`` summed over the latent, ``[...]``."""
+        if self.discrete:
+            return (p[0] * (p[1] - q[1])).sum(-1)
+        return gaussian_kl(p[0], p[1], q[0], q[1])
+
+    def _spread(self, dist: Latent) -> Tensor:
+        """``[N]`` uncertainty: the mean std, or the mean entropy of the categoricals."""
+        if self.discrete:
+            return -self._categorical(dist[0] * dist[1]).sum(-1).mean(-1)
+        return dist[1].mean(-1)
+
+    def _standard(self, like: Latent) -> Latent:
+        """``N(0, I)``, or uniform categoricals, shaped like ``like``."""
+        if self.discrete:
+            uniform = torch.full_like(like[0], 1.0 / self.config.classes)
+            return uniform, uniform.log()
+        return torch.zeros_like(like[0]), torch.ones_like(like[1])
+
+    def _prior(self, h: Tensor) -> Latent:
+        """``p(z | h)``."""
         return self._stats(self.prior_net(h))
 
-    def _posterior(self, h: Tensor, embed: Tensor) -> tuple[Tensor, Tensor]:
-        """``q(z | h, e)`` (``q(z | e)`` with ``detach_posterior``): mean and std."""
+    def _posterior(self, h: Tensor, embed: Tensor) -> Latent:
+        """``q(z | h, e)`` (``q(z | e)`` with ``detach_posterior``)."""
         if self.config.detach_posterior:
             return self._stats(self.posterior_net(embed))
         return self._stats(self.posterior_net(torch.cat([h, embed], -1)))
 
+    def _obs_in(self, obs: Tensor) -> Tensor:
+        """Environment-scale observations -> the model's scale (same shape)."""
+        return symlog(obs) if self.symlog_obs else self.norm.obs(obs)
+
+    def _obs_out(self, x: Tensor) -> Tensor:
+        """The model's scale -> environment-scale observations."""
+        return symexp(x) if self.symlog_obs else self.norm.unobs(x)
+
     def _encode(self, obs: Tensor) -> Tensor:
         """Environment-scale ``obs [N, *O]`` -> ``[N, embed]``."""
-        x = self.norm.obs(obs)
+        x = self._obs_in(obs)
         return self.encoder(x if self.image else x.reshape(obs.shape[0], -1))
 
     def _decode(self, h: Tensor, z: Tensor) -> Tensor:
@@ -219,17 +334,36 @@ class RSSMWorldModel(WorldModelBase):
         return self.decoder(x).view(-1, *self.obs_shape)
 
     def _heads(self, h: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        """Normalized reward and done logit ``[N]`` of the step that led to ``(h, z)``."""
-        feat = torch.cat([h, z], -1)
-        return self.reward_head(feat).squeeze(-1), self.done_head(feat).squeeze(-1)
+        """The reward head's output and the done logit of the step that led to ``(h, z)``.
 
-    def _predict(self, h: Tensor, z: Tensor, std: Tensor) -> Prediction:
+        The reward is normalized ``[N]``, or ``[N, reward_bins]`` two-hot logits; the
+        done logit is ``[N]``.
+        """
+        feat = torch.cat([h, z], -1)
+        reward = self.reward_head(feat)
+        if self.twohot is None:
+            reward = reward.squeeze(-1)
+        return reward, self.done_head(feat).squeeze(-1)
+
+    def _reward(self, out: Tensor) -> Tensor:
+        """Environment-scale rewards ``[N]`` from the reward head's output."""
+        if self.twohot is not None:
+            return self.twohot.decode(out)
+        return out * self.norm.reward_scale + self.norm.reward_loc
+
+    def _reward_error(self, out: Tensor, reward: Tensor) -> Tensor:
+        """Per-step loss ``[...]`` of the reward head's output against real rewards."""
+        if self.twohot is not None:
+            return self.twohot.loss(out, reward)
+        return (out - (reward - self.norm.reward_loc) / self.norm.reward_scale).pow(2)
+
+    def _predict(self, h: Tensor, z: Tensor, prior: Latent) -> Prediction:
         reward, done = self._heads(h, z)
         return Prediction(
-            self.norm.unobs(self._decode(h, z)),
-            reward * self.norm.reward_scale + self.norm.reward_loc,
+            self._obs_out(self._decode(h, z)),
+            self._reward(reward),
             torch.sigmoid(done),
-            std.mean(-1),
+            self._spread(prior),
         )
 
     def _observe(
@@ -239,15 +373,15 @@ class RSSMWorldModel(WorldModelBase):
             state = self.initial_state(obs.shape[0])
             action = torch.zeros(obs.shape[0], self.actions.dim, device=self.device)
         h = self._transition(state.h, state.z, self.action_embed(action))
-        mean, std = self._prior(h)
-        post_mean, _ = self._posterior(h, self._encode(obs))
-        return RSSMState(h, post_mean), self._predict(h, mean, std)
+        prior = self._prior(h)
+        posterior = self._posterior(h, self._encode(obs))
+        return RSSMState(h, self._mode(posterior)), self._predict(h, self._mode(prior), prior)
 
     def _imagine(self, state: RSSMState, action: Tensor) -> tuple[RSSMState, Prediction]:
         h = self._transition(state.h, state.z, self.action_embed(action))
-        mean, std = self._prior(h)
-        z = mean + std * torch.randn_like(std) if self.config.imagine_sample else mean
-        return RSSMState(h, z), self._predict(h, z, std)
+        prior = self._prior(h)
+        z = self._sample(prior) if self.config.imagine_sample else self._mode(prior)
+        return RSSMState(h, z), self._predict(h, z, prior)
 
     @torch.no_grad()
     def update_target(self) -> None:
@@ -282,26 +416,26 @@ class RSSMWorldModel(WorldModelBase):
         c = self.config
         detach = c.detach_posterior
         b, t = batch.reward.shape
-        obs_norm = self.norm.obs(batch.obs)
+        obs_norm = self._obs_in(batch.obs)
         embed = self._encode(batch.obs.reshape(b * t, *self.obs_shape)).view(b, t, -1)
         act = self.action_embed(self.actions.encode(batch.action))
         keep = (~batch.is_first).float().unsqueeze(-1)
         if detach:
             # The VAE posterior needs no recurrence: every row at once.
-            post_mean, post_std = self._posterior(embed, embed)
-            post_z = post_mean + post_std * torch.randn_like(post_std)
+            posterior = self._posterior(embed, embed)
+            post_z = self._sample(posterior)
         h, z = self.initial_state(b)
         prev = torch.zeros_like(act[:, 0])
-        hs, means, stds, zs = [], [], [], []
+        hs, firsts, seconds, zs = [], [], [], []
         for i in range(t):
             h = self._transition(h * keep[:, i], z * keep[:, i], prev * keep[:, i])
             if detach:
                 z = post_z[:, i].detach()
             else:
-                mean, std = self._posterior(h, embed[:, i])
-                z = mean + std * torch.randn_like(std)
-                means.append(mean)
-                stds.append(std)
+                step_posterior = self._posterior(h, embed[:, i])
+                z = self._sample(step_posterior)
+                firsts.append(step_posterior[0])
+                seconds.append(step_posterior[1])
             hs.append(h)
             zs.append(z)
             prev = act[:, i]
@@ -309,8 +443,10 @@ class RSSMWorldModel(WorldModelBase):
         if detach:
             zseq = post_z
         else:
-            post_mean, post_std = torch.stack(means, 1), torch.stack(stds, 1)
-        prior_mean, prior_std = self._prior(hseq)
+            posterior = (torch.stack(firsts, 1), torch.stack(seconds, 1))
+        prior = self._prior(hseq)
+        held_posterior = (posterior[0].detach(), posterior[1].detach())
+        held_prior = (prior[0].detach(), prior[1].detach())
         terms: dict[str, Tensor] = {}
         scales: dict[str, float] = {}
         recon = self._decode(hseq.reshape(b * t, -1), zseq.reshape(b * t, -1))
@@ -325,22 +461,21 @@ class RSSMWorldModel(WorldModelBase):
         step = batch.valid[:, :-1].float()
         zhead = zseq.detach() if detach else zseq
         reward, done = self._heads(hseq[:, 1:], zhead[:, 1:])
-        reward_target = (batch.reward[:, :-1] - self.norm.reward_loc) / self.norm.reward_scale
         n_steps = step.sum().clamp_min(1.0)
-        terms["loss/reward"] = ((reward - reward_target).pow(2) * step).sum() / n_steps
+        reward_error = self._reward_error(reward, batch.reward[:, :-1])
+        terms["loss/reward"] = (reward_error * step).sum() / n_steps
         bce = F.binary_cross_entropy_with_logits(done, batch.terminal[:, :-1], reduction="none")
         terms["loss/done"] = (bce * step).sum() / n_steps
         scales["loss/reward"], scales["loss/done"] = c.reward_scale, c.done_scale
         if detach:
-            dyn = gaussian_kl(post_mean.detach(), post_std.detach(), prior_mean, prior_std)
+            dyn = self._kl(held_posterior, prior)
             terms["loss/kl"] = dyn.clamp_min(c.free_bits).mean()
-            unit = torch.ones_like(post_std)
-            vae = gaussian_kl(post_mean, post_std, torch.zeros_like(post_mean), unit)
+            vae = self._kl(posterior, self._standard(posterior))
             terms["loss/vae_kl"] = vae.clamp_min(c.free_bits).mean()
             scales["loss/vae_kl"] = c.vae_kl_scale
         else:
-            dyn = gaussian_kl(post_mean.detach(), post_std.detach(), prior_mean, prior_std)
-            rep = gaussian_kl(post_mean, post_std, prior_mean.detach(), prior_std.detach())
+            dyn = self._kl(held_posterior, prior)
+            rep = self._kl(posterior, held_prior)
             terms["loss/kl"] = (
                 c.kl_balance * dyn.clamp_min(c.free_bits)
                 + (1.0 - c.kl_balance) * rep.clamp_min(c.free_bits)
@@ -348,7 +483,7 @@ class RSSMWorldModel(WorldModelBase):
         scales["loss/kl"] = c.kl_scale
         if c.rollout_horizon > 0 and t > 1:
             terms["loss/rollout"] = self._overshooting(
-                batch, real, weight, hseq, zseq, act, (post_mean, post_std)
+                batch, real, weight, hseq, zseq, act, held_posterior
             )
             scales["loss/rollout"] = c.rollout_scale
         if self.target_encoder is not None:
@@ -369,7 +504,7 @@ class RSSMWorldModel(WorldModelBase):
         hseq: Tensor,
         zseq: Tensor,
         act: Tensor,
-        posterior: tuple[Tensor, Tensor],
+        posterior: Latent,
     ) -> Tensor:
         """Open-loop loss: from every posterior state, dream up to ``rollout_horizon`` steps.
 
@@ -392,8 +527,11 @@ class RSSMWorldModel(WorldModelBase):
         valid_pad = F.pad(batch.valid[:, :-1], (0, pad + 1)).float()
         obs_pad = F.pad(target, (0, 0, 0, pad))
         weight_pad = F.pad(weight, (0, 0, 0, pad))
-        mean_pad = F.pad(posterior[0].detach(), (0, 0, 0, pad))
-        std_pad = F.pad(posterior[1].detach(), (0, 0, 0, pad), value=1.0)
+        # Padded rows are masked out; they hold a valid distribution so that no NaN
+        # (which a mask cannot cancel) arises in them.
+        fill = self._standard((posterior[0][:, :1], posterior[1][:, :1]))
+        first_pad = torch.cat([posterior[0], fill[0].expand(-1, pad, -1)], 1)
+        second_pad = torch.cat([posterior[1], fill[1].expand(-1, pad, -1)], 1)
         h = hseq[:, starts].reshape(b * n, -1)
         z = zseq[:, starts].reshape(b * n, -1)
         if c.detach_posterior:
@@ -404,12 +542,15 @@ class RSSMWorldModel(WorldModelBase):
         for k in range(1, k_max + 1):
             alive = alive * valid_pad[:, starts + k - 1]
             h = self._transition(h, z, act_pad[:, starts + k - 1].reshape(b * n, -1))
-            mean, std = self._prior(h)
-            z = mean
+            prior = self._prior(h)
+            # Dreams follow the prior's mean; categoricals, a straight-through draw.
+            z = self._sample(prior) if self.discrete else prior[0]
             if c.detach_posterior:
-                target_mean = mean_pad[:, starts + k].reshape(b * n, -1)
-                target_std = std_pad[:, starts + k].reshape(b * n, -1)
-                err = gaussian_kl(target_mean, target_std, mean, std).view(b, n)
+                goal = (
+                    first_pad[:, starts + k].reshape(b * n, -1),
+                    second_pad[:, starts + k].reshape(b * n, -1),
+                )
+                err = self._kl(goal, prior).view(b, n)
             else:
                 pred = self._decode(h, z).view(b, n, -1)
                 err = (pred - obs_pad[:, starts + k]).pow(2) * weight_pad[:, starts + k]
