@@ -31,6 +31,7 @@ from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
 from lucidgym.threads import DEFAULT_THREADS, torch_threads
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
+from lucidgym.world_models.layers import TwoHot, zero_last_layer
 from lucidgym.world_models.protocol import SequenceBatch
 from lucidgym.world_models.registry import make_world_model
 from lucidgym.world_models.trainer import resolve_device, train_step
@@ -79,6 +80,17 @@ class DynaConfig:
     entropy_coef: float = 3e-2
     """Weight of the actor's entropy bonus (at 0.01 the actor collapses early on Tutoring-v0
     onto what the young model favours, and never recovers)."""
+    critic_head: str = "mse"
+    """``mse``: the critic regresses returns with squared error; ``twohot``: it predicts
+    a softmax over ``critic_bins`` buckets of the symlog return, trained with cross
+    entropy on the return's two-hot encoding (DreamerV3;
+    :class:`~lucidgym.world_models.layers.TwoHot`), and starts out at 0."""
+    critic_bins: int = 255
+    """Buckets of the ``twohot`` critic."""
+    return_norm_decay: float = 0.0
+    """The actor's advantages are divided by ``max(1, P95 - P5)`` of the imagined
+    returns: at 0, the percentiles of each batch; above 0, exponential moving averages
+    of them with this decay (DreamerV3: 0.99), which change slowly as returns grow."""
     slow_critic: bool = True
     """Bootstrap from an exponential moving average of the critic."""
     slow_critic_decay: float = 0.98
@@ -114,8 +126,21 @@ def _select(mask: Tensor, a: Any, b: Any) -> Any:
     return type(a)(*(torch.where(m, x, y) for m, x, y in zip(shaped, a, b, strict=True)))
 
 
+CRITIC_HEADS = ("mse", "twohot")
+"""The critics of :attr:`DynaConfig.critic_head`."""
+
+
 def _make_config(overrides: dict[str, Any]) -> DynaConfig:
-    return build_config(DynaConfig, overrides, "dyna")
+    config = build_config(DynaConfig, overrides, "dyna")
+    if config.critic_head not in CRITIC_HEADS:
+        raise ValueError(
+            f"dyna: critic_head must be one of {CRITIC_HEADS}, got {config.critic_head!r}"
+        )
+    if not 0.0 <= config.return_norm_decay < 1.0:
+        raise ValueError(
+            f"dyna: return_norm_decay must be in [0, 1), got {config.return_norm_decay}"
+        )
+    return config
 
 
 @register_agent("dyna")
@@ -149,12 +174,20 @@ class DynaAgent:
         self.model.to(self.device)
         feat = _features(self.model.initial_state(1)).shape[-1]
         self.actor = _mlp(feat, config.hidden, self.num_actions).to(self.device)
-        self.critic = _mlp(feat, config.hidden, 1).to(self.device)
+        self.twohot: TwoHot | None = None
+        if config.critic_head == "twohot":
+            self.twohot = TwoHot(config.critic_bins).to(self.device)
+            self.critic = zero_last_layer(_mlp(feat, config.hidden, config.critic_bins))
+            self.critic.to(self.device)
+        else:
+            self.critic = _mlp(feat, config.hidden, 1).to(self.device)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.model_opt = torch.optim.Adam(self.model.parameters(), lr=config.model_lr)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.normalized = False
+        self.return_range: list[float] | None = None
+        """The moving ``[P5, P95]`` of imagined returns (``return_norm_decay > 0``)."""
         self._generator = torch.Generator(device=self.device)
         self.reset()
 
@@ -338,7 +371,7 @@ class DynaAgent:
                 conts.append(1.0 - pred.done)
             feats.append(_features(state))
             feat = torch.stack(feats)  # [H + 1, M, F]
-            target = (self.slow_critic if cfg.slow_critic else self.critic)(feat).squeeze(-1)
+            target = self._value(self.slow_critic if cfg.slow_critic else self.critic, feat)
             reward, cont = torch.stack(rewards), torch.stack(conts)  # [H, M]
             returns = torch.zeros_like(reward)
             last = target[-1]
@@ -349,8 +382,13 @@ class DynaAgent:
                 returns[h] = last
             # Weight each step by the imagined probability that the episode is still on.
             weight = torch.cat([torch.ones_like(cont[:1]), torch.cumprod(cont[:-1], 0)])
-        value = self.critic(feat[:-1]).squeeze(-1)
-        critic_loss = (weight * (value - returns).pow(2)).mean()
+        out = self.critic(feat[:-1])
+        if self.twohot is not None:
+            value = self.twohot.decode(out)
+            critic_loss = (weight * self.twohot.loss(out, returns)).mean()
+        else:
+            value = out.squeeze(-1)
+            critic_loss = (weight * (value - returns).pow(2)).mean()
         self.critic_opt.zero_grad()
         critic_loss.backward()  # type: ignore[no-untyped-call]
         nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.max_grad_norm)
@@ -358,7 +396,7 @@ class DynaAgent:
 
         dist = torch.distributions.Categorical(logits=self.actor(feat[:-1]))
         advantage = returns - value.detach()
-        scale = torch.clamp(returns.quantile(0.95) - returns.quantile(0.05), min=1.0)
+        scale = self._return_scale(returns)
         entropy = dist.entropy()
         actor_loss = -(weight * (dist.log_prob(torch.stack(actions)) * advantage / scale)).mean()
         actor_loss = actor_loss - cfg.entropy_coef * (weight * entropy).mean()
@@ -377,6 +415,27 @@ class DynaAgent:
             "policy/entropy": float(entropy.mean().detach()),
             "imagined/return": float(returns[0].mean()),
         }
+
+    def _value(self, critic: nn.Module, feat: Tensor) -> Tensor:
+        """``[...]`` values of ``feat [..., F]`` by ``critic`` (this or the slow one)."""
+        out = critic(feat)
+        return self.twohot.decode(out) if self.twohot is not None else out.squeeze(-1)
+
+    def _return_scale(self, returns: Tensor) -> Tensor:
+        """``max(1, P95 - P5)`` of the returns, or of their moving percentiles."""
+        low, high = returns.quantile(0.05), returns.quantile(0.95)
+        decay = self.config.return_norm_decay
+        if decay == 0.0:
+            return torch.clamp(high - low, min=1.0)
+        now = [float(low), float(high)]
+        if self.return_range is None:
+            self.return_range = now
+        else:
+            self.return_range = [
+                decay * old + (1.0 - decay) * new
+                for old, new in zip(self.return_range, now, strict=True)
+            ]
+        return torch.tensor(max(1.0, self.return_range[1] - self.return_range[0]))
 
     def _parts(self) -> nn.ModuleDict:
         """Every trained network, under the prefixes its tensors are saved with."""
@@ -398,6 +457,7 @@ class DynaAgent:
             "obs_high": space.high.tolist(),
             "num_actions": self.num_actions,
             "normalized": self.normalized,
+            "return_range": self.return_range,
             "config": dataclasses.asdict(self.config),
         }
         save_tensors(path, self._parts().state_dict(), meta)
@@ -416,4 +476,5 @@ class DynaAgent:
         agent._build(obs_space, gym.spaces.Discrete(meta["num_actions"]), config)
         agent._parts().load_state_dict(tensors)
         agent.normalized = bool(meta["normalized"])
+        agent.return_range = meta.get("return_range")
         return agent

@@ -91,7 +91,10 @@ class RSSMConfig:
     symlog_obs: bool = False
     """Vector observations enter the encoder, and are reconstructed, as the ``symlog`` of
     their raw values (DreamerV3) instead of standardized by the data's statistics; image
-    observations are scaled by 1/255 either way."""
+    observations are scaled by 1/255 either way. Values in ``[0, 1]`` then span 0.69
+    where standardized ones span several units, and their reconstruction weighs that
+    much less against the KL: raise ``recon_scale`` with it (``dyna`` on PatternEcho-v0
+    after 1,200 steps: 3.7 at weight 1, 31.7 at weight 10, 30.8 standardized)."""
     reward_head: str = "mse"
     """``mse``: the standardized reward, squared error; ``twohot``: a softmax over
     ``reward_bins`` buckets of the symlog reward, cross entropy with the target's two-hot
