@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,86 +24,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lucidgym.agents.dyna_config import DynaConfig, make_dyna_config
 from lucidgym.agents.experience import EpisodeTracker, make_vector_env
 from lucidgym.agents.protocol import ScalarLogger, Transition, log_episodes, register_agent
-from lucidgym.configs import build_config
 from lucidgym.files import load_tensors, save_tensors
-from lucidgym.threads import DEFAULT_THREADS, torch_threads
+from lucidgym.threads import torch_threads
 from lucidgym.world_models.buffer import Episode, SequenceReplayBuffer
 from lucidgym.world_models.layers import TwoHot, zero_last_layer
 from lucidgym.world_models.protocol import SequenceBatch
 from lucidgym.world_models.registry import make_world_model
 from lucidgym.world_models.trainer import resolve_device, train_step
-
-
-@dataclass
-class DynaConfig:
-    """Hyperparameters of :class:`DynaAgent`."""
-
-    model: str = "rssm"
-    """World-model backend name (see ``lucidgym.world_models.registry``)."""
-    model_config: dict[str, Any] = field(
-        default_factory=lambda: {"deter_size": 64, "stoch_size": 16, "hidden_size": 64}
-    )
-    """Keyword arguments of the backend's config."""
-    num_envs: int = 8
-    """``N``: env copies stepped together while learning."""
-    prefill_steps: int = 400
-    """Env steps of uniformly random actions before learning starts."""
-    pretrain_updates: int = 200
-    """World-model gradient steps on the prefill data before the first round."""
-    train_every: int = 2
-    """Vector steps between training rounds."""
-    model_updates: int = 4
-    """World-model gradient steps per round."""
-    actor_updates: int = 2
-    """Actor-critic gradient steps (each on a fresh imagined batch) per round."""
-    batch_size: int = 32
-    """``B``: replayed sequences per batch."""
-    seq_len: int = 12
-    """``T``: rows per replayed sequence."""
-    horizon: int = 15
-    """``H``: imagined steps per rollout (long enough to see delayed effects pay off)."""
-    gamma: float = 0.98
-    """Discount."""
-    lambda_: float = 0.95
-    """Lambda of the lambda-returns."""
-    hidden: int = 128
-    """Width of the actor and critic."""
-    model_lr: float = 1e-3
-    """World-model Adam step size."""
-    actor_lr: float = 1e-3
-    """Actor Adam step size."""
-    critic_lr: float = 1e-3
-    """Critic Adam step size."""
-    entropy_coef: float = 3e-2
-    """Weight of the actor's entropy bonus (at 0.01 the actor collapses early on Tutoring-v0
-    onto what the young model favours, and never recovers)."""
-    critic_head: str = "mse"
-    """``mse``: the critic regresses returns with squared error; ``twohot``: it predicts
-    a softmax over ``critic_bins`` buckets of the symlog return, trained with cross
-    entropy on the return's two-hot encoding (DreamerV3;
-    :class:`~lucidgym.world_models.layers.TwoHot`), and starts out at 0."""
-    critic_bins: int = 255
-    """Buckets of the ``twohot`` critic."""
-    return_norm_decay: float = 0.0
-    """The actor's advantages are divided by ``max(1, P95 - P5)`` of the imagined
-    returns: at 0, the percentiles of each batch; above 0, exponential moving averages
-    of them with this decay (DreamerV3: 0.99), which change slowly as returns grow."""
-    slow_critic: bool = True
-    """Bootstrap from an exponential moving average of the critic."""
-    slow_critic_decay: float = 0.98
-    """Decay of the slow critic."""
-    max_grad_norm: float = 10.0
-    """Gradient-norm clip of every optimizer."""
-    buffer_capacity: int = 100_000
-    """Replay rows kept."""
-    greedy: bool = False
-    """``act`` takes the actor's most likely action instead of sampling it."""
-    device: str = "cpu"
-    """Torch device of the networks."""
-    threads: int | None = DEFAULT_THREADS
-    """Torch threads while learning (``None``: as they are; why one: :mod:`lucidgym.threads`)."""
 
 
 def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -126,23 +55,6 @@ def _select(mask: Tensor, a: Any, b: Any) -> Any:
     return type(a)(*(torch.where(m, x, y) for m, x, y in zip(shaped, a, b, strict=True)))
 
 
-CRITIC_HEADS = ("mse", "twohot")
-"""The critics of :attr:`DynaConfig.critic_head`."""
-
-
-def _make_config(overrides: dict[str, Any]) -> DynaConfig:
-    config = build_config(DynaConfig, overrides, "dyna")
-    if config.critic_head not in CRITIC_HEADS:
-        raise ValueError(
-            f"dyna: critic_head must be one of {CRITIC_HEADS}, got {config.critic_head!r}"
-        )
-    if not 0.0 <= config.return_norm_decay < 1.0:
-        raise ValueError(
-            f"dyna: return_norm_decay must be in [0, 1), got {config.return_norm_decay}"
-        )
-    return config
-
-
 @register_agent("dyna")
 class DynaAgent:
     """Dyna-style agent: a learned world model and an actor-critic trained in imagination.
@@ -159,7 +71,7 @@ class DynaAgent:
             raise ValueError(f"dyna: needs a Discrete action space, got {env.action_space}")
         if not isinstance(env.observation_space, gym.spaces.Box):
             raise ValueError(f"dyna: needs a Box observation space, got {env.observation_space}")
-        self._build(env.observation_space, env.action_space, _make_config(config))
+        self._build(env.observation_space, env.action_space, make_dyna_config(config))
 
     def _build(
         self, obs_space: gym.spaces.Box, act_space: gym.spaces.Discrete, config: DynaConfig
@@ -472,7 +384,7 @@ class DynaAgent:
             np.array(meta["obs_low"], np.float32), np.array(meta["obs_high"], np.float32)
         )
         agent = cls.__new__(cls)
-        config = _make_config({**meta["config"], **overrides})
+        config = make_dyna_config({**meta["config"], **overrides})
         agent._build(obs_space, gym.spaces.Discrete(meta["num_actions"]), config)
         agent._parts().load_state_dict(tensors)
         agent.normalized = bool(meta["normalized"])

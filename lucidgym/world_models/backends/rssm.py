@@ -24,7 +24,6 @@ Image observations (``uint8`` ``(C, H, W)``) get a CNN encoder and decoder.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -33,6 +32,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.backend import WorldModelBase
+from lucidgym.world_models.backends.latents import Latent, make_latent
+from lucidgym.world_models.backends.rssm_config import RSSM_PRESETS, RSSMConfig
 from lucidgym.world_models.layers import (
     ConvDecoder,
     ConvEncoder,
@@ -45,105 +46,6 @@ from lucidgym.world_models.layers import (
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
-@dataclass
-class RSSMConfig:
-    """Configuration of the ``rssm`` backend (defaults are small enough for a CPU)."""
-
-    deter_size: int = 128
-    """Units of the GRU (deterministic) state ``h``."""
-    stoch_size: int = 32
-    """Dimensions of the Gaussian latent ``z``; with ``latent="discrete"``, its
-    categorical variables (``z`` then has ``stoch_size * classes`` dimensions)."""
-    latent: str = "gaussian"
-    """``gaussian``: a diagonal Gaussian ``z`` (DreamerV1, PlaNet); ``discrete``: ``z`` is
-    ``stoch_size`` one-hot categoricals of ``classes`` classes (DreamerV2-3), sampled with
-    straight-through gradients, every distribution mixed with ``unimix`` of the uniform
-    so that no class's probability (and no KL) collapses to zero or infinity."""
-    classes: int = 32
-    """Classes per categorical variable (``latent="discrete"``)."""
-    unimix: float = 0.01
-    """Weight of the uniform distribution mixed into each categorical (DreamerV3: 1%)."""
-    embed_size: int = 64
-    """Output size of the observation encoder."""
-    action_embed_size: int = 32
-    """Size of the learned action embedding."""
-    hidden_size: int = 128
-    """Units of the prior, posterior and GRU-input layers."""
-    encoder_hidden: int = 128
-    """Hidden units of the vector encoder."""
-    decoder_hidden: int = 128
-    """Hidden units of the vector decoder and of the reward and done heads."""
-    cnn_depth: int = 32
-    """Channels of the first CNN layer (image observations)."""
-    min_std: float = 0.1
-    """Floor on the latent standard deviation."""
-    kl_balance: float = 0.8
-    """Share of the KL gradient that trains the prior (the rest trains the posterior)."""
-    free_bits: float = 1.0
-    """KL below this many nats per row is not penalized."""
-    kl_scale: float = 1.0
-    """Weight of the KL loss."""
-    recon_scale: float = 1.0
-    """Weight of the reconstruction loss."""
-    motion_weight: float | None = None
-    """Reconstruction weight ``1 + motion_weight * |x - mean of x over the sequence|`` per
-    value; ``None``: 10 for images (whose moving objects are a few pixels), else 0."""
-    symlog_obs: bool = False
-    """Vector observations enter the encoder, and are reconstructed, as the ``symlog`` of
-    their raw values (DreamerV3) instead of standardized by the data's statistics; image
-    observations are scaled by 1/255 either way. Values in ``[0, 1]`` then span 0.69
-    where standardized ones span several units, and their reconstruction weighs that
-    much less against the KL: raise ``recon_scale`` with it (``dyna`` on PatternEcho-v0
-    after 1,200 steps: 3.7 at weight 1, 31.7 at weight 10, 30.8 standardized)."""
-    reward_head: str = "mse"
-    """``mse``: the standardized reward, squared error; ``twohot``: a softmax over
-    ``reward_bins`` buckets of the symlog reward, cross entropy with the target's two-hot
-    encoding (DreamerV3; :class:`~lucidgym.world_models.layers.TwoHot`), starting out at 0."""
-    reward_bins: int = 255
-    """Buckets of the ``twohot`` reward head."""
-    reward_scale: float = 1.0
-    """Weight of the reward loss."""
-    done_scale: float = 1.0
-    """Weight of the termination loss."""
-    rollout_horizon: int = 5
-    """Steps of the open-loop overshooting loss (0 turns it off)."""
-    rollout_scale: float = 1.0
-    """Weight of the overshooting loss."""
-    rollout_stride: int = 4
-    """Overshooting dreams start from every this-many-th row (random phase per batch)."""
-    ema_target: bool = False
-    """Whether an EMA copy of the encoder gives targets that the posterior features predict."""
-    ema_momentum: float = 0.996
-    """Momentum of the EMA target encoder."""
-    target_scale: float = 1.0
-    """Weight of the EMA-target prediction loss."""
-    detach_posterior: bool = False
-    """Train the transition model only on detached encoder posteriors (see module doc)."""
-    vae_kl_scale: float = 0.1
-    """Weight of the KL to ``N(0, I)`` of the encoder posterior (``detach_posterior`` only)."""
-    imagine_sample: bool = False
-    """Whether ``imagine`` samples the prior instead of taking its mean."""
-
-
-RSSM_PRESETS: dict[str, dict[str, Any]] = {
-    "kat2": {
-        "deter_size": 512,
-        "stoch_size": 128,
-        "embed_size": 128,
-        "action_embed_size": 32,
-        "hidden_size": 512,
-        "encoder_hidden": 256,
-        "decoder_hidden": 256,
-        "ema_target": True,
-        "ema_momentum": 0.996,
-    },
-    "pixels": {"cnn_depth": 8, "kl_scale": 0.1, "rollout_horizon": 10},
-}
-"""Named configs: ``kat2`` has the KAT-2 card's sizes (feature ``512 + 128 = 640``);
-``pixels`` is a small image model that learns to track a moving dot in a few hundred
-steps on a CPU (narrow CNN, light KL, ten-step overshooting)."""
-
-
 class RSSMState(NamedTuple):
     """State of the ``rssm`` backend."""
 
@@ -153,22 +55,8 @@ class RSSMState(NamedTuple):
     """``[B, stoch]`` stochastic latent (posterior after ``observe``, prior in dreams)."""
 
 
-Latent = tuple[Tensor, Tensor]
-"""A latent distribution over ``z [..., z]``: a Gaussian's ``(mean, std)``, or the
-categoricals' ``(probs, log_probs)`` (class-minor, ``stoch_size * classes`` wide)."""
-
-LATENTS = ("gaussian", "discrete")
-"""The latent families of :attr:`RSSMConfig.latent`."""
-
 REWARD_HEADS = ("mse", "twohot")
 """The reward heads of :attr:`RSSMConfig.reward_head`."""
-
-
-def gaussian_kl(mean1: Tensor, std1: Tensor, mean2: Tensor, std2: Tensor) -> Tensor:
-    """``KL(N(mean1, std1) || N(mean2, std2))`` summed over the last dimension."""
-    var_ratio = (std1 / std2).pow(2)
-    diff = ((mean1 - mean2) / std2).pow(2)
-    return 0.5 * (var_ratio + diff - 1.0 - var_ratio.log()).sum(-1)
 
 
 class RSSMWorldModel(WorldModelBase):
@@ -195,21 +83,16 @@ class RSSMWorldModel(WorldModelBase):
         super().__init__(observation_space, action_space, config)
         self.config: RSSMConfig = config
         c = config
-        if c.latent not in LATENTS:
-            raise ValueError(f"rssm: latent must be one of {LATENTS}, got {c.latent!r}")
-        if c.latent == "discrete" and (c.classes < 2 or not 0.0 <= c.unimix < 1.0):
-            raise ValueError(
-                f"rssm: a discrete latent needs classes >= 2 and 0 <= unimix < 1, got "
-                f"classes={c.classes}, unimix={c.unimix}"
-            )
+        self.latent = make_latent(
+            c.latent, c.stoch_size, min_std=c.min_std, classes=c.classes, unimix=c.unimix
+        )
         if c.reward_head not in REWARD_HEADS:
             raise ValueError(
                 f"rssm: reward_head must be one of {REWARD_HEADS}, got {c.reward_head!r}"
             )
-        self.discrete = c.latent == "discrete"
         self.symlog_obs = c.symlog_obs and not self.image
-        self.z_size = c.stoch_size * (c.classes if self.discrete else 1)
-        stats_size = self.z_size if self.discrete else 2 * c.stoch_size
+        self.z_size = self.latent.z_size
+        stats_size = self.latent.raw_size
         self.feat_size = c.deter_size + self.z_size
         if self.image:
             self.encoder: nn.Module = ConvEncoder(self.obs_shape, c.cnn_depth, c.embed_size)
@@ -257,66 +140,15 @@ class RSSMWorldModel(WorldModelBase):
         """GRU step: ``h [N, deter]``, ``z [N, stoch]``, embedded action -> ``h' [N, deter]``."""
         return self.gru(self.img_in(torch.cat([z, action_embed], -1)), h)
 
-    # A latent distribution is a pair of [..., z] tensors: a Gaussian's mean and std, or
-    # the probabilities and log-probabilities of the categoricals, class-minor.
-
-    def _stats(self, raw: Tensor) -> Latent:
-        c = self.config
-        if self.discrete:
-            probs = raw.unflatten(-1, (c.stoch_size, c.classes)).softmax(-1)
-            probs = (1.0 - c.unimix) * probs + c.unimix / c.classes
-            return probs.flatten(-2), probs.log().flatten(-2)
-        mean, std = raw.chunk(2, -1)
-        return mean, F.softplus(std) + c.min_std
-
-    def _categorical(self, flat: Tensor) -> Tensor:
-        return flat.unflatten(-1, (self.config.stoch_size, self.config.classes))
-
-    def _sample(self, dist: Latent) -> Tensor:
-        """A draw of ``z`` (one-hot categoricals pass gradients straight through)."""
-        if self.discrete:
-            probs = self._categorical(dist[0])
-            index = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1)
-            onehot = F.one_hot(index.view(probs.shape[:-1]), probs.shape[-1]).to(probs.dtype)
-            return (onehot + probs - probs.detach()).flatten(-2)
-        mean, std = dist
-        return mean + std * torch.randn_like(std)
-
-    def _mode(self, dist: Latent) -> Tensor:
-        """The most likely ``z``: the mean, or each categorical's likeliest class."""
-        if self.discrete:
-            probs = self._categorical(dist[0])
-            return F.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype).flatten(-2)
-        return dist[0]
-
-    def _kl(self, p: Latent, q: Latent) -> Tensor:
-        """``KL(p || q)`` summed over the latent, ``[...]``."""
-        if self.discrete:
-            return (p[0] * (p[1] - q[1])).sum(-1)
-        return gaussian_kl(p[0], p[1], q[0], q[1])
-
-    def _spread(self, dist: Latent) -> Tensor:
-        """``[N]`` uncertainty: the mean std, or the mean entropy of the categoricals."""
-        if self.discrete:
-            return -self._categorical(dist[0] * dist[1]).sum(-1).mean(-1)
-        return dist[1].mean(-1)
-
-    def _standard(self, like: Latent) -> Latent:
-        """``N(0, I)``, or uniform categoricals, shaped like ``like``."""
-        if self.discrete:
-            uniform = torch.full_like(like[0], 1.0 / self.config.classes)
-            return uniform, uniform.log()
-        return torch.zeros_like(like[0]), torch.ones_like(like[1])
-
     def _prior(self, h: Tensor) -> Latent:
         """``p(z | h)``."""
-        return self._stats(self.prior_net(h))
+        return self.latent.stats(self.prior_net(h))
 
     def _posterior(self, h: Tensor, embed: Tensor) -> Latent:
         """``q(z | h, e)`` (``q(z | e)`` with ``detach_posterior``)."""
         if self.config.detach_posterior:
-            return self._stats(self.posterior_net(embed))
-        return self._stats(self.posterior_net(torch.cat([h, embed], -1)))
+            return self.latent.stats(self.posterior_net(embed))
+        return self.latent.stats(self.posterior_net(torch.cat([h, embed], -1)))
 
     def _obs_in(self, obs: Tensor) -> Tensor:
         """Environment-scale observations -> the model's scale (same shape)."""
@@ -366,7 +198,7 @@ class RSSMWorldModel(WorldModelBase):
             self._obs_out(self._decode(h, z)),
             self._reward(reward),
             torch.sigmoid(done),
-            self._spread(prior),
+            self.latent.spread(prior),
         )
 
     def _observe(
@@ -378,12 +210,14 @@ class RSSMWorldModel(WorldModelBase):
         h = self._transition(state.h, state.z, self.action_embed(action))
         prior = self._prior(h)
         posterior = self._posterior(h, self._encode(obs))
-        return RSSMState(h, self._mode(posterior)), self._predict(h, self._mode(prior), prior)
+        return RSSMState(h, self.latent.mode(posterior)), self._predict(
+            h, self.latent.mode(prior), prior
+        )
 
     def _imagine(self, state: RSSMState, action: Tensor) -> tuple[RSSMState, Prediction]:
         h = self._transition(state.h, state.z, self.action_embed(action))
         prior = self._prior(h)
-        z = self._sample(prior) if self.config.imagine_sample else self._mode(prior)
+        z = self.latent.sample(prior) if self.config.imagine_sample else self.latent.mode(prior)
         return RSSMState(h, z), self._predict(h, z, prior)
 
     @torch.no_grad()
@@ -426,7 +260,7 @@ class RSSMWorldModel(WorldModelBase):
         if detach:
             # The VAE posterior needs no recurrence: every row at once.
             posterior = self._posterior(embed, embed)
-            post_z = self._sample(posterior)
+            post_z = self.latent.sample(posterior)
         h, z = self.initial_state(b)
         prev = torch.zeros_like(act[:, 0])
         hs, firsts, seconds, zs = [], [], [], []
@@ -436,7 +270,7 @@ class RSSMWorldModel(WorldModelBase):
                 z = post_z[:, i].detach()
             else:
                 step_posterior = self._posterior(h, embed[:, i])
-                z = self._sample(step_posterior)
+                z = self.latent.sample(step_posterior)
                 firsts.append(step_posterior[0])
                 seconds.append(step_posterior[1])
             hs.append(h)
@@ -471,14 +305,14 @@ class RSSMWorldModel(WorldModelBase):
         terms["loss/done"] = (bce * step).sum() / n_steps
         scales["loss/reward"], scales["loss/done"] = c.reward_scale, c.done_scale
         if detach:
-            dyn = self._kl(held_posterior, prior)
+            dyn = self.latent.kl(held_posterior, prior)
             terms["loss/kl"] = dyn.clamp_min(c.free_bits).mean()
-            vae = self._kl(posterior, self._standard(posterior))
+            vae = self.latent.kl(posterior, self.latent.standard(posterior))
             terms["loss/vae_kl"] = vae.clamp_min(c.free_bits).mean()
             scales["loss/vae_kl"] = c.vae_kl_scale
         else:
-            dyn = self._kl(held_posterior, prior)
-            rep = self._kl(posterior, held_prior)
+            dyn = self.latent.kl(held_posterior, prior)
+            rep = self.latent.kl(posterior, held_prior)
             terms["loss/kl"] = (
                 c.kl_balance * dyn.clamp_min(c.free_bits)
                 + (1.0 - c.kl_balance) * rep.clamp_min(c.free_bits)
@@ -532,7 +366,7 @@ class RSSMWorldModel(WorldModelBase):
         weight_pad = F.pad(weight, (0, 0, 0, pad))
         # Padded rows are masked out; they hold a valid distribution so that no NaN
         # (which a mask cannot cancel) arises in them.
-        fill = self._standard((posterior[0][:, :1], posterior[1][:, :1]))
+        fill = self.latent.standard((posterior[0][:, :1], posterior[1][:, :1]))
         first_pad = torch.cat([posterior[0], fill[0].expand(-1, pad, -1)], 1)
         second_pad = torch.cat([posterior[1], fill[1].expand(-1, pad, -1)], 1)
         h = hseq[:, starts].reshape(b * n, -1)
@@ -546,14 +380,13 @@ class RSSMWorldModel(WorldModelBase):
             alive = alive * valid_pad[:, starts + k - 1]
             h = self._transition(h, z, act_pad[:, starts + k - 1].reshape(b * n, -1))
             prior = self._prior(h)
-            # Dreams follow the prior's mean; categoricals, a straight-through draw.
-            z = self._sample(prior) if self.discrete else prior[0]
+            z = self.latent.dream(prior)
             if c.detach_posterior:
                 goal = (
                     first_pad[:, starts + k].reshape(b * n, -1),
                     second_pad[:, starts + k].reshape(b * n, -1),
                 )
-                err = self._kl(goal, prior).view(b, n)
+                err = self.latent.kl(goal, prior).view(b, n)
             else:
                 pred = self._decode(h, z).view(b, n, -1)
                 err = (pred - obs_pad[:, starts + k]).pow(2) * weight_pad[:, starts + k]
