@@ -1,15 +1,18 @@
 """The ``rssm`` backend: a recurrent state-space model (DreamerV1-3 family).
 
-A GRU carries the deterministic state ``h``; a diagonal-Gaussian stochastic latent
-``z`` has a prior ``p(z_t | h_t)`` (used to dream) and a posterior
-``q(z_t | h_t, e_t)`` from the encoded observation ``e_t`` (used to filter). The
+A GRU carries the deterministic state ``h``; a stochastic latent ``z`` (a diagonal
+Gaussian, or with ``latent="discrete"`` one-hot categoricals:
+:mod:`~lucidgym.world_models.backends.latents`) has a prior ``p(z_t | h_t)`` (used to
+dream) and a posterior ``q(z_t | h_t, e_t)`` from the encoded observation ``e_t`` (used
+to filter). The
 verbs: ``_transition`` (GRU step), ``_prior``, ``_posterior``, ``_decode``, and the
 sequence pass in ``loss``. Row convention (see :mod:`lucidgym.world_models.protocol`):
 ``h_t = GRU(h_{t-1}, [z_{t-1}, a_{t-1}])`` and the reward and done heads read the
 features ``[h_{t+1}, z_{t+1}]`` after ``action_t``.
 
 Training: reconstruction (values that move within a sequence weigh more, see
-``motion_weight``), reward and done heads; KL with balancing and free bits; an
+``motion_weight``; of standardized or, with ``symlog_obs``, symlog observations), reward
+(squared error, or a two-hot head) and done heads; KL with balancing and free bits; an
 open-loop overshooting loss over ``rollout_horizon`` steps; optionally an EMA target
 encoder whose embeddings the posterior features predict (JEPA style).
 
@@ -52,7 +55,8 @@ class RSSMState(NamedTuple):
     h: Tensor
     """``[B, deter]`` deterministic GRU state."""
     z: Tensor
-    """``[B, stoch]`` stochastic latent (posterior after ``observe``, prior in dreams)."""
+    """``[B, Z]`` stochastic latent (posterior after ``observe``, prior in dreams; ``Z`` is
+    ``stoch_size``, or ``stoch_size * classes`` for categoricals)."""
 
 
 REWARD_HEADS = ("mse", "twohot")
