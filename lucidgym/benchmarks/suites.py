@@ -163,10 +163,8 @@ NO_WORLD_MODEL_HEAD = "no world-model head"
 def full_suite() -> Suite:
     """Paper-scale: 10 seeds, PPO baselines, every backend, populations the model never saw.
 
-    The recorded run of its Tutoring-v0 edition took 92 minutes on 2 CPU cores with
-    ``--jobs 2``; the Tutoring-v1 rows (PPO and DQN at 200k steps, belief rows, ``dream``
-    in an ``ensemble`` learned from 20k steps) add about 70 minutes by the recorded run
-    times. ``--jobs`` spreads it over a bigger
+    The recorded run took 108 minutes on 2 CPU cores with ``--jobs 2`` (204
+    run-minutes of runs; ``docs/results/full/``). ``--jobs`` spreads it over a bigger
     machine's cores, ``--executor ray`` over a cluster.
     """
     seeds, episodes = FULL_SEEDS, 10
