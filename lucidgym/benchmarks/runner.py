@@ -362,13 +362,17 @@ def older_versions_quiet() -> Generator[None, None, None]:
     reproduce published figures); Gymnasium would say so at every ``gym.make`` of every
     run. Other envs' warnings pass.
     """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=_older_version_warning(), category=DeprecationWarning
+        )
+        yield
+
+
+@functools.cache
+def _older_version_warning() -> str:
+    """The pattern of Gymnasium's out-of-date warning for lucidgym's ids (built once)."""
     from lucidgym.envs.registration import env_ids
 
     ids = "|".join(re.escape(env_id) for env_id in env_ids())
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message=rf".*The environment (lucidgym/)?({ids}) is out of date",
-            category=DeprecationWarning,
-        )
-        yield
+    return rf".*The environment (lucidgym/)?({ids}) is out of date"

@@ -371,13 +371,15 @@ class TwoHot(nn.Module):
             raise ValueError(f"TwoHot: needs bins >= 2 and limit > 0, got {bins}, {limit}")
         self.bins: Tensor
         self.register_buffer("bins", torch.linspace(-limit, limit, bins), persistent=False)
+        # As Python numbers, so that encoding never waits on the device for them.
+        self._low, self._high = float(self.bins[0]), float(self.bins[-1])
+        self._step = float(self.bins[1] - self.bins[0])
 
     def encode(self, target: Tensor) -> Tensor:
         """``[...]`` values -> ``[..., bins]`` weights on the two buckets around each symlog."""
-        x = symlog(target).clamp(float(self.bins[0]), float(self.bins[-1]))
-        step = float(self.bins[1] - self.bins[0])
-        low = ((x - float(self.bins[0])) / step).floor().clamp(max=len(self.bins) - 2).long()
-        upper = (x - self.bins[low]) / step
+        x = symlog(target).clamp(self._low, self._high)
+        low = ((x - self._low) / self._step).floor().clamp(max=len(self.bins) - 2).long()
+        upper = (x - self.bins[low]) / self._step
         weights = torch.zeros(*x.shape, len(self.bins), dtype=x.dtype, device=x.device)
         weights.scatter_(-1, low.unsqueeze(-1), (1.0 - upper).unsqueeze(-1))
         weights.scatter_add_(-1, (low + 1).unsqueeze(-1), upper.unsqueeze(-1))

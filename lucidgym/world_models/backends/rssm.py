@@ -214,9 +214,8 @@ class RSSMWorldModel(WorldModelBase):
         h = self._transition(state.h, state.z, self.action_embed(action))
         prior = self._prior(h)
         posterior = self._posterior(h, self._encode(obs))
-        return RSSMState(h, self.latent.mode(posterior)), self._predict(
-            h, self.latent.mode(prior), prior
-        )
+        prediction = self._predict(h, self.latent.mode(prior), prior)
+        return RSSMState(h, self.latent.mode(posterior)), prediction
 
     def _imagine(self, state: RSSMState, action: Tensor) -> tuple[RSSMState, Prediction]:
         h = self._transition(state.h, state.z, self.action_embed(action))
