@@ -15,13 +15,13 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.layers import (
     MAX_MAGNITUDE,
     ActionEncoder,
     Normalizer,
+    done_bce,
     is_image_space,
     magnitude_limit,
     masked_mean,
@@ -305,8 +305,7 @@ class WorldModelBase(nn.Module):
             "loss/recon": masked_mean(err, valid[:, :-1]),
             "loss/reward": masked_mean((reward - reward_target).pow(2), valid),
             "loss/done": masked_mean(
-                F.binary_cross_entropy_with_logits(done_logit, batch.terminal, reduction="none"),
-                valid,
+                done_bce(done_logit, batch.terminal, self.config.terminal_weight), valid
             ),
         }
         return self.combine(terms, self.head_scales())

@@ -229,3 +229,43 @@ def test_transformer_cached_steps_equal_the_training_pass() -> None:
         for i in range(t - 1):
             state, pred = model.observe(state, data.action[:, i], data.obs[:, i + 1])
             torch.testing.assert_close(pred.obs, full[:, i], atol=1e-5, rtol=1e-5)
+
+
+def _with_rare_terminals(data):
+    """``data`` whose valid steps are terminal at random, one in 12, whatever the state."""
+    draws = torch.rand(data.valid.shape, generator=torch.Generator().manual_seed(0)) < 1 / 12
+    return data._replace(terminal=(draws & data.valid).float())
+
+
+@pytest.mark.parametrize("name", sorted(WORLD_MODELS))
+def test_terminal_weight_scales_the_termination_loss_of_terminal_steps(name: str) -> None:
+    data = _with_rare_terminals(linear_system_data(8, seed=0))
+    losses = []
+    for weight in (1.0, 10.0):
+        torch.manual_seed(0)
+        extra = {"bootstrap": False} if name == "ensemble" else {}
+        model = make_world_model(
+            name, OBS_SPACE, DISCRETE, terminal_weight=weight, **SMALL[name], **extra
+        )
+        model.fit_normalization(data)
+        losses.append(model.loss(data)[1]["loss/done"])
+    # At p near 0.5 every step costs about log 2; one in 12 costs 10 times more: 1.75x.
+    assert losses[1] > 1.5 * losses[0]
+
+
+@pytest.mark.parametrize("name", ["mlp", "ensemble"])
+def test_a_weighted_done_head_learns_the_weighted_odds_of_an_unpredictable_end(name: str) -> None:
+    # Nothing in the data tells a terminal step from another, so the best head predicts
+    # odds w q / (1 - q) everywhere for terminal rate q = 1/12: p 0.083 unweighted, 0.65 at w 20.
+    data = _with_rare_terminals(linear_system_data(64, seed=1))
+    means = {}
+    for weight in (1.0, 20.0):
+        torch.manual_seed(0)
+        model = make_world_model(name, OBS_SPACE, DISCRETE, terminal_weight=weight, **SMALL[name])
+        model.fit_normalization(data)
+        train(model, data, 300)
+        with torch.no_grad():
+            state, _ = model.observe(model.initial_state(64), None, data.obs[:, 0])
+            _, pred = model.imagine(state, data.action[:, 0])
+        means[weight] = float(pred.done.mean())
+    assert means[1.0] < 0.2 and 0.5 < means[20.0] < 0.8

@@ -54,3 +54,14 @@ def test_box_actions_must_be_finite():
         with pytest.raises(ValueError, match="action contains NaN or infinity"):
             encoder.check(torch.tensor([[0.0, value]]), (1,), torch.device("cpu"))
     assert encoder.check(torch.tensor([[0.5, -2.0]]), (1,), torch.device("cpu")).shape == (1, 2)
+
+
+def test_done_bce_weighs_terminal_steps_only():
+    from lucidgym.world_models.layers import done_bce
+
+    logit = torch.tensor([0.3, -1.2, 2.0])
+    terminal = torch.tensor([1.0, 0.0, 1.0])
+    plain = done_bce(logit, terminal)
+    weighted = done_bce(logit, terminal, 4.0)
+    torch.testing.assert_close(weighted, plain * torch.tensor([4.0, 1.0, 4.0]))
+    torch.testing.assert_close(plain[0], -torch.nn.functional.logsigmoid(logit[0]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from lucidgym.agents.planners.common import ActionSet, PlannerBase, ValueFn
+from lucidgym.agents.planners.common import ActionSet, PlannerBase, ValueFn, continuation
 from lucidgym.types import Dynamics
 
 
@@ -72,7 +72,9 @@ class BeamPlanner(PlannerBase):
             score = child_returns
             if self.value_fn is not None:
                 first = np.arange(beams * n) * k
-                values = np.asarray(self.value_fn(dynamics.take(expanded, first)), dtype=np.float64)
+                leaves = dynamics.take(expanded, first)
+                values = np.asarray(self.value_fn(leaves), dtype=np.float64)
+                values = values * continuation(dynamics, leaves)
                 score = score + cfg.gamma ** (d + 1) * child_alive * values.reshape(beams, n)
             flat = score.reshape(-1)
             keep = np.argsort(-flat, kind="stable")[: cfg.width]

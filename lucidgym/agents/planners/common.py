@@ -183,8 +183,21 @@ def imagine_returns(
             returns += discounts[t] * alive * np.asarray(rewards, dtype=np.float64)
             alive &= ~np.asarray(dones, dtype=bool)
     if value_fn is not None:
-        returns += gamma**horizon * alive * np.asarray(value_fn(states), dtype=np.float64)
+        values = np.asarray(value_fn(states), dtype=np.float64)
+        returns += gamma**horizon * alive * continuation(dynamics, states) * values
     return returns
+
+
+def continuation(dynamics: Any, states: Any) -> np.ndarray:
+    """``[B]`` the probability that each state's episode is still running.
+
+    Ones for dynamics whose ``done`` is certain (an oracle, ``done="threshold"``); a
+    value bootstrapped at a leaf is weighted by it, as the rewards before it were.
+    """
+    method = getattr(dynamics, "continuation", None)
+    if method is None:
+        return np.ones(batch_size(states))
+    return np.asarray(method(states), dtype=np.float64)
 
 
 def concat_states(states: list[Any]) -> Any:

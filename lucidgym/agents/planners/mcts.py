@@ -38,6 +38,7 @@ from lucidgym.agents.planners.common import (
     PriorFn,
     ValueFn,
     concat_states,
+    continuation,
     rollout_policy,
 )
 from lucidgym.types import BatchedPolicy, Dynamics
@@ -329,7 +330,8 @@ class MCTSPlanner(PlannerBase):
         cfg = self.config
         assert self._actions is not None
         if self.value_fn is not None:
-            return np.asarray(self.value_fn(states), dtype=np.float64)
+            values = np.asarray(self.value_fn(states), dtype=np.float64)
+            return values * continuation(dynamics, states)
         total = np.zeros(k)
         alive = np.ones(k, dtype=bool)
         policy = rollout_policy(dynamics, self.base_policy, self._actions, self.rng)

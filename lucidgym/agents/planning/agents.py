@@ -250,7 +250,7 @@ class ModelPlanningAgent:
         self.planner = build_planner(name, env, config, planner_config)
         self.learner = ModelLearner(env, config.model, config.model_config, config.learning, model)
         self.dynamics = WorldModelDynamics(
-            self.learner.model, env.action_space, config.uncertainty_penalty
+            self.learner.model, env.action_space, config.uncertainty_penalty, config.done
         )
         self.trained_env_steps = 0
         self._clock = _EpisodeClock(env)

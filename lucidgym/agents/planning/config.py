@@ -21,6 +21,9 @@ from lucidgym.agents.planning.model_learning import ModelLearningConfig
 from lucidgym.agents.protocol import expert_policy
 from lucidgym.configs import build_config, check_keys, config_keys
 
+DONE_MODES = ("threshold", "expected")
+"""Values of :attr:`PlanningAgentConfig.done`."""
+
 BASE_POLICIES = ("auto", "expert", "none")
 """Values of :attr:`PlanningAgentConfig.base_policy`."""
 
@@ -48,6 +51,12 @@ class PlanningAgentConfig:
     """Learned models: weight of the model's uncertainty (ensemble disagreement, prior
     spread) subtracted from every imagined reward, so searches avoid what the model
     does not know (0: plan on the predicted rewards as they are)."""
+    done: str = "threshold"
+    """Learned models: how a dream reads the predicted termination probability ``p``:
+    ``"threshold"`` ends it where ``p > 0.5``; ``"expected"`` weighs every reward by the
+    probability that the episode is still running (the product of ``1 - p``), so that
+    a planner avoids states the model thinks may end an episode even when its done
+    head is under-confident (see :class:`~lucidgym.agents.planning.dynamics.WorldModelDynamics`)."""
     particles: int = 2000
     """``model="belief"``: particles of the filter."""
     belief_bandwidth: float = 0.2
@@ -67,6 +76,10 @@ class PlanningAgentConfig:
             raise ValueError(f"particles must be positive, got {self.particles}")
         if not self.belief_bandwidth > 0:
             raise ValueError(f"belief_bandwidth must be > 0, got {self.belief_bandwidth}")
+        if self.done not in DONE_MODES:
+            raise ValueError(
+                f"done must be one of {', '.join(map(repr, DONE_MODES))}, got {self.done!r}"
+            )
         if self.base_policy not in BASE_POLICIES:
             raise ValueError(
                 f"base_policy must be one of {', '.join(map(repr, BASE_POLICIES))}, "

@@ -14,6 +14,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lucidgym.agents.planners.common import continuation
+from lucidgym.agents.planning.config import DONE_MODES
 from lucidgym.batched import batch_size, batch_take
 from lucidgym.world_models.protocol import WorldModel
 
@@ -25,6 +27,13 @@ class LatentState(NamedTuple):
     """The backend's own state (a ``NamedTuple`` of ``[B, ...]`` tensors)."""
     obs: torch.Tensor
     """``[B, *O]`` the last real or predicted observation (what a base policy sees)."""
+    alive: torch.Tensor
+    """``[B]`` the probability that the episode is still running (1 at the root; below
+    1 only where ``done="expected"`` weighs the dream by the predicted continuation)."""
+
+
+MIN_ALIVE = 0.01
+"""``done="expected"``: a dream whose continuation probability falls below this ends."""
 
 
 class WorldModelDynamics:
@@ -35,14 +44,21 @@ class WorldModelDynamics:
     (:meth:`observe`). Rewards are the model's predicted rewards, less
     ``uncertainty_penalty`` times its uncertainty where the backend reports one
     (pessimism where the model is unsure, as in MOPO: Yu et al., 2020); a step is
-    ``done`` where the predicted termination probability exceeds 0.5. Everything runs
-    under ``torch.no_grad`` and comes back as NumPy arrays; states stay on the model's
-    device.
+    ``done`` where the predicted termination probability exceeds 0.5 (``done="threshold"``).
+    With ``done="expected"`` no dream ends on a coin flip of the done head: every reward
+    is weighted by the probability that no earlier step ended the episode, the product
+    of the predicted continuation probabilities ``1 - p`` as in Dreamer's continue head
+    (Hafner et al., 2020), so that a planner maximises the expected return even where
+    the head never rises above 0.5 (rare terminals, such as CartPole's, leave it
+    under-confident); a state counts as ``done`` once that probability falls below 1%.
+    Everything runs under ``torch.no_grad`` and comes back as NumPy arrays; states stay
+    on the model's device.
 
     Args:
         model: any backend implementing the world-model protocol.
         action_space: the space of one action (default: ``model.action_space``).
         uncertainty_penalty: weight of the uncertainty subtracted from each reward.
+        done: ``"threshold"`` or ``"expected"`` (above).
     """
 
     def __init__(
@@ -50,7 +66,13 @@ class WorldModelDynamics:
         model: WorldModel,
         action_space: gym.spaces.Space[Any] | None = None,
         uncertainty_penalty: float = 0.0,
+        done: str = "threshold",
     ) -> None:
+        if done not in DONE_MODES:
+            raise ValueError(
+                f"done must be one of {', '.join(map(repr, DONE_MODES))}, got {done!r}"
+            )
+        self.expected_done = done == "expected"
         space = action_space if action_space is not None else getattr(model, "action_space", None)
         if space is None:
             raise ValueError("WorldModelDynamics: the model has no action_space; pass one")
@@ -73,7 +95,8 @@ class WorldModelDynamics:
 
     def root(self, model_state: Any, obs: Any) -> LatentState:
         """The planning state of a filtered model state and the real ``obs [B, *O]``."""
-        return LatentState(model_state, torch.as_tensor(obs, device=self.device).float())
+        obs_t = torch.as_tensor(obs, device=self.device).float()
+        return LatentState(model_state, obs_t, torch.ones(obs_t.shape[0], device=self.device))
 
     def step(
         self, states: LatentState, actions: np.ndarray
@@ -86,9 +109,18 @@ class WorldModelDynamics:
         self.step_calls += 1
         with torch.no_grad():
             model_state, pred = self.model.imagine(states.model, self.action_tensor(actions))
-        reward = self._penalized(pred.reward, pred.uncertainty).cpu().numpy()
-        done = (pred.done > 0.5).cpu().numpy()
-        return LatentState(model_state, pred.obs), reward, done
+        reward = self._penalized(pred.reward, pred.uncertainty)
+        if not self.expected_done:
+            done = pred.done > 0.5
+            return (
+                LatentState(model_state, pred.obs, states.alive),
+                reward.cpu().numpy(),
+                done.cpu().numpy(),
+            )
+        alive = states.alive * (1.0 - pred.done.float())
+        reward = reward * states.alive
+        done = alive < MIN_ALIVE
+        return LatentState(model_state, pred.obs, alive), reward.cpu().numpy(), done.cpu().numpy()
 
     def _penalized(self, reward: torch.Tensor, uncertainty: torch.Tensor | None) -> torch.Tensor:
         reward = reward.float()
@@ -107,14 +139,24 @@ class WorldModelDynamics:
         self.rollout_calls += 1
         with torch.no_grad():
             out = self.model.rollout(states.model, self.action_tensor(actions))
-        final = LatentState(out.state, out.obs[:, -1])
-        reward = self._penalized(out.reward, out.uncertainty).cpu().numpy()
-        return reward, (out.done > 0.5).cpu().numpy(), final
+        reward = self._penalized(out.reward, out.uncertainty)
+        if not self.expected_done:
+            final = LatentState(out.state, out.obs[:, -1], states.alive)
+            return reward.cpu().numpy(), (out.done > 0.5).cpu().numpy(), final
+        # alive[:, t]: the probability that the episode runs past step t.
+        alive = states.alive[:, None] * torch.cumprod(1.0 - out.done.float(), dim=1)
+        before = torch.cat([states.alive[:, None], alive[:, :-1]], dim=1)
+        final = LatentState(out.state, out.obs[:, -1], alive[:, -1])
+        return (reward * before).cpu().numpy(), (alive < MIN_ALIVE).cpu().numpy(), final
+
+    def continuation(self, states: LatentState) -> np.ndarray:
+        """``[B]`` the probability that each dream's episode is still running."""
+        return states.alive.cpu().numpy()
 
     def take(self, states: LatentState, index: np.ndarray) -> LatentState:
         """Rows ``index`` (``[K]``, repeats allowed) of a batch of latent states."""
         rows = torch.as_tensor(np.asarray(index), device=self.device)
-        return LatentState(batch_take(states.model, rows), states.obs[rows])
+        return LatentState(batch_take(states.model, rows), states.obs[rows], states.alive[rows])
 
     def observe(self, states: LatentState) -> np.ndarray:
         """``[B, *O]`` the observations the model expects in ``states``."""
@@ -178,6 +220,10 @@ class TimeLimitedDynamics:
     def take(self, states: TimedState, index: np.ndarray) -> TimedState:
         """Rows ``index`` of a batch."""
         return TimedState(self.dynamics.take(states.inner, index), states.steps[index])
+
+    def continuation(self, states: TimedState) -> np.ndarray:
+        """The wrapped dynamics' continuation probabilities (ones where it has none)."""
+        return continuation(self.dynamics, states.inner)
 
     def observe(self, states: TimedState) -> np.ndarray:
         """What the wrapped dynamics show in ``states``.

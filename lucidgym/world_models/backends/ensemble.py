@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lucidgym.world_models.backend import WorldModelBase
-from lucidgym.world_models.layers import masked_mean
+from lucidgym.world_models.layers import done_bce, masked_mean
 from lucidgym.world_models.protocol import Prediction, SequenceBatch
 
 
@@ -47,6 +47,8 @@ class EnsembleConfig:
     """Weight of the reward Gaussian NLL."""
     done_scale: float = 1.0
     """Weight of the termination loss."""
+    terminal_weight: float = 1.0
+    """Weight of a terminal step's termination loss against a non-terminal one's."""
 
     def __post_init__(self) -> None:
         if self.imagine_mode not in ("mean", "random"):
@@ -185,9 +187,7 @@ class EnsembleWorldModel(WorldModelBase):
         else:
             weight = torch.ones(n, b, 1, device=self.device)
         step = torch.cat([batch.valid[:, :-1], torch.zeros_like(batch.valid[:, :1])], 1)
-        bce = F.binary_cross_entropy_with_logits(
-            done, batch.terminal.expand(n, -1, -1), reduction="none"
-        )
+        bce = done_bce(done, batch.terminal.expand(n, -1, -1), self.config.terminal_weight)
         bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         terms = {
             "loss/recon": masked_mean(nll[..., :-1].mean(-1) * weight, step.expand(n, -1, -1))

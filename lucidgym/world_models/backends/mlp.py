@@ -33,6 +33,8 @@ class MLPConfig:
     """Weight of the reward loss."""
     done_scale: float = 1.0
     """Weight of the termination loss."""
+    terminal_weight: float = 1.0
+    """Weight of a terminal step's termination loss against a non-terminal one's."""
 
 
 class MLPState(NamedTuple):

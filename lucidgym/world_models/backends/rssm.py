@@ -41,6 +41,7 @@ from lucidgym.world_models.layers import (
     ConvDecoder,
     ConvEncoder,
     TwoHot,
+    done_bce,
     mlp,
     symexp,
     symlog,
@@ -304,7 +305,7 @@ class RSSMWorldModel(WorldModelBase):
         n_steps = step.sum().clamp_min(1.0)
         reward_error = self._reward_error(reward, batch.reward[:, :-1])
         terms["loss/reward"] = (reward_error * step).sum() / n_steps
-        bce = F.binary_cross_entropy_with_logits(done, batch.terminal[:, :-1], reduction="none")
+        bce = done_bce(done, batch.terminal[:, :-1], c.terminal_weight)
         terms["loss/done"] = (bce * step).sum() / n_steps
         scales["loss/reward"], scales["loss/done"] = c.reward_scale, c.done_scale
         if detach:

@@ -66,6 +66,8 @@ class RSSMConfig:
     """Weight of the reward loss."""
     done_scale: float = 1.0
     """Weight of the termination loss."""
+    terminal_weight: float = 1.0
+    """Weight of a terminal step's termination loss against a non-terminal one's."""
     rollout_horizon: int = 5
     """Steps of the open-loop overshooting loss (0 turns it off)."""
     rollout_scale: float = 1.0

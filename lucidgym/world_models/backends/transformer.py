@@ -43,6 +43,8 @@ class TransformerConfig:
     """Weight of the reward loss."""
     done_scale: float = 1.0
     """Weight of the termination loss."""
+    terminal_weight: float = 1.0
+    """Weight of a terminal step's termination loss against a non-terminal one's."""
 
     def __post_init__(self) -> None:
         if self.d_model % self.num_heads:
