@@ -153,6 +153,24 @@ correlate with the truth at 0.59, against 0.43 at 2,000 steps
 FULL_PIXEL_LEARNING = {**FULL_LEARNING, "train_steps": 300, "seq_len": 8}
 """Pixel-RSSM fitting of the full suite's MovingDot planners."""
 
+CARTPOLE_DREAM = {
+    "mode": "policy",
+    "horizon": 20,
+    "samples": 128,
+    "done": "expected",
+    "model_config": {"terminal_weight": 30.0, "done_scale": 10.0},
+}
+"""``dream`` in a learned ``ensemble`` of CartPole-v1, an env without expert rules.
+
+Every step pays 1 until the pole falls, so the model's done head carries all the signal.
+Unweighted it stays under 0.5 on 80% of true terminals (mean p 0.28 on 200 random
+episodes) and plans tie: 9.6 with the default random shooting, 111 with these options
+but an unweighted head. Terminal steps weighted 30 times and the done loss 10 times
+put p above 0.5 on every terminal (mean 0.97; 3.5% of other steps). ``policy`` mode
+ranks each first action by its mean return over 128 random 20-step continuations, where
+random shooting's best single sequence is a tie among survivors (with the true dynamics
+that reaches 500 in 3 of 3 episodes, random shooting 369 on average)."""
+
 SYMBOLIC_ENVS = ("PatternEcho-v0", "SequenceNext-v0", "Conditional-v0", "DelayedRecall-v0")
 """The symbolic family."""
 
@@ -226,6 +244,14 @@ def full_suite() -> Suite:
         dot, [("mcts", "rssm")], seeds, 3, 2000, agent_config={**pixel, "num_simulations": 16}
     )
     runs += _cross(dot, [("sb3:PPO", "none")], FULL_LONG_SEEDS, 3, 50_000, variant="50k steps")
+    # Classic control as a new user tries it: a planner in a learned model beside PPO,
+    # both at 10,000 real steps.
+    runs += _cross("CartPole-v1", [("random", "none")], seeds, 5, 0)
+    runs += _cross("CartPole-v1", [("reactive", "none")], FULL_LONG_SEEDS, 5, 10_000)
+    runs += _cross(
+        "CartPole-v1", [("dream", "ensemble")], FULL_LONG_SEEDS, 5, 10_000,
+        agent_config=CARTPOLE_DREAM,
+    )  # fmt: skip
     for env in SYMBOLIC_ENVS:
         symbolic = [("random", "none"), ("reactive", "none"), ("baby", "none")]
         runs += _cross(env, symbolic, seeds, episodes, 10_000)

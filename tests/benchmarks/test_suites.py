@@ -56,6 +56,8 @@ def test_full_suite_covers_seeds_baselines_backends_and_populations():
     for env in SYMBOLIC_ENVS:
         assert {(env, "reactive", "none"), (env, "baby", "none")} <= set(rows)
     assert ("DelayedRecall-v0", f"baby[{NO_WORLD_MODEL_HEAD}]", "none") in rows
+    cartpole = {(s.agent, s.model, s.budget) for s in suite.runs if s.env == "CartPole-v1"}
+    assert {("reactive", "none", 10_000), ("dream", "ensemble", 10_000)} <= cartpole
     assert {wm.backend for wm in suite.world_models} == set(BACKENDS)
 
 
@@ -65,3 +67,12 @@ def test_overrides_replace_seeds_episodes_and_budgets(name):
     assert {s.seed for s in suite.runs} == {0}
     assert {s.episodes for s in suite.runs} == {2} and {s.budget for s in suite.runs} == {64}
     assert len(_rows(suite)) == len(_rows(make_suite(name)))
+
+
+@pytest.mark.filterwarnings("ignore:dream. the '.*' backend dreams alike every time")
+def test_every_agent_of_the_full_suite_builds():
+    pytest.importorskip("stable_baselines3")
+    from lucidgym.agents import make_agent
+    from lucidgym.benchmarks.runner import check_buildable
+
+    check_buildable(make_suite("full").runs, make_agent)
