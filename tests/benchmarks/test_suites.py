@@ -58,6 +58,8 @@ def test_full_suite_covers_seeds_baselines_backends_and_populations():
     assert ("DelayedRecall-v0", f"baby[{NO_WORLD_MODEL_HEAD}]", "none") in rows
     cartpole = {(s.agent, s.model, s.budget) for s in suite.runs if s.env == "CartPole-v1"}
     assert {("reactive", "none", 10_000), ("dream", "ensemble", 10_000)} <= cartpole
+    pendulum = {(s.agent, s.model, s.budget) for s in suite.runs if s.env == "Pendulum-v1"}
+    assert {("reactive", "none", 10_000), ("dream", "ensemble", 5_000)} <= pendulum
     assert {wm.backend for wm in suite.world_models} == set(BACKENDS)
 
 
