@@ -24,6 +24,13 @@ from lucidgym.configs import build_config, check_keys, config_keys
 DONE_MODES = ("threshold", "expected")
 """Values of :attr:`PlanningAgentConfig.done`."""
 
+
+def check_done_mode(done: str) -> None:
+    """Raise ``ValueError`` unless ``done`` is one of :data:`DONE_MODES`."""
+    if done not in DONE_MODES:
+        raise ValueError(f"done must be one of {', '.join(map(repr, DONE_MODES))}, got {done!r}")
+
+
 BASE_POLICIES = ("auto", "expert", "none")
 """Values of :attr:`PlanningAgentConfig.base_policy`."""
 
@@ -76,10 +83,7 @@ class PlanningAgentConfig:
             raise ValueError(f"particles must be positive, got {self.particles}")
         if not self.belief_bandwidth > 0:
             raise ValueError(f"belief_bandwidth must be > 0, got {self.belief_bandwidth}")
-        if self.done not in DONE_MODES:
-            raise ValueError(
-                f"done must be one of {', '.join(map(repr, DONE_MODES))}, got {self.done!r}"
-            )
+        check_done_mode(self.done)
         if self.base_policy not in BASE_POLICIES:
             raise ValueError(
                 f"base_policy must be one of {', '.join(map(repr, BASE_POLICIES))}, "

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from lucidgym.agents.planners.common import continuation
-from lucidgym.agents.planning.config import DONE_MODES
+from lucidgym.agents.planning.config import check_done_mode
 from lucidgym.batched import batch_size, batch_take
 from lucidgym.world_models.protocol import WorldModel
 
@@ -68,10 +68,7 @@ class WorldModelDynamics:
         uncertainty_penalty: float = 0.0,
         done: str = "threshold",
     ) -> None:
-        if done not in DONE_MODES:
-            raise ValueError(
-                f"done must be one of {', '.join(map(repr, DONE_MODES))}, got {done!r}"
-            )
+        check_done_mode(done)
         self.expected_done = done == "expected"
         space = action_space if action_space is not None else getattr(model, "action_space", None)
         if space is None:
