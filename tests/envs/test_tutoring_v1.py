@@ -170,3 +170,13 @@ def test_the_vector_env_steps_as_the_single_env():
             break
         np.testing.assert_allclose(vobs[0], obs, atol=1e-6)
         assert vreward[0] == pytest.approx(reward, abs=1e-6)
+
+
+def test_set_state_refuses_steps_since_practice_past_its_bound():
+    env = TutoringV1Env()
+    env.reset(seed=0)
+    state = env.unwrapped.get_state()
+    state.since[0, 0] = 2.0**64
+    with pytest.raises(ValueError, match="since"):
+        env.unwrapped.set_state(state)
+    env.step(0)  # the episode kept its valid state

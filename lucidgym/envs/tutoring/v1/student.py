@@ -90,6 +90,10 @@ class StudentStateV1(NamedTuple):
     """``[N, 4]`` float64: steps since each topic was last practised."""
 
 
+MAX_SINCE = 1e9
+"""Most steps since practice a snapshot may hold: forgetting is complete long before,
+and the step raises the keep rate to this power as a 64-bit integer."""
+
 _MULTIPLIER_MAX = float(HALFLIFE_MEAN.max() * np.exp(2.0 * HALFLIFE_SPREAD))
 STATE_RANGES = (
     *(r for r in V0_RANGES if r.columns != (LAST,)),
@@ -102,7 +106,7 @@ STATE_RANGES = (
         tuple(f"half-life multiplier {k}" for k in range(NUM_TOPICS)),
     ),
     FieldRange("halflife", 0.1, MAX_HALFLIFE),
-    FieldRange("since", 0, float("inf"), whole=True),
+    FieldRange("since", 0, MAX_SINCE, whole=True),
 )
 """What each field of a :class:`StudentStateV1` may hold (``set_state`` refuses the rest)."""
 
