@@ -15,8 +15,11 @@ default std activation, sigmoid2), its MLP encoder and its decoder (symlog MSE),
 (255-bin two-hot) and continue (Bernoulli) heads, each one layer of 256, and its
 balanced KL (free nats 1, dyn 0.5, rep 0.1).
 lucidgym's side is ``rssm`` at the ``kat2`` preset and at its default config, each with
-its full default loss. The speed column is the port's median over lucidgym's: above 1,
-lucidgym's step is the faster.
+its full default loss, and ``kat2`` without its overshooting loss. The speed column is
+the port's median over lucidgym's: above 1, lucidgym's step is the faster. The work
+columns count one step's floating-point operations with torch's profiler, and divide
+them by the median time: they tell a slow step that does more work from one that does
+its work slowly.
 """
 
 from __future__ import annotations
@@ -55,10 +58,12 @@ def random_batch(b: int, t: int, seed: int = 0) -> SequenceBatch:
     )
 
 
-def lucidgym_step(batch: SequenceBatch, preset: str | None) -> Callable[[], Any]:
+def lucidgym_step(batch: SequenceBatch, preset: str | None, **overrides: Any) -> Callable[[], Any]:
     """One training step of lucidgym's ``rssm`` (``preset`` or the default config)."""
     env = gym.make("Tutoring-v1")
-    model = make_world_model("rssm", env.observation_space, env.action_space, preset=preset)
+    model = make_world_model(
+        "rssm", env.observation_space, env.action_space, preset=preset, **overrides
+    )
     model.fit_normalization(batch)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -116,6 +121,16 @@ def interleaved(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, 
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def gflops(run: Callable[[], Any]) -> float:
+    """Billions of floating-point operations in one call of ``run``, as torch's profiler
+    counts them (matrix products and convolutions, which dominate these steps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        run()
+    return sum(event.flops for event in prof.key_averages()) / 1e9
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=Path, default=None, help="a dreamerv3-torch checkout")
@@ -133,17 +148,23 @@ def main() -> int:
     steps = {
         "dreamerv3-torch RSSM": port_step(args.port, batch),
         "lucidgym rssm (kat2)": lucidgym_step(batch, "kat2"),
+        "lucidgym rssm (kat2, no overshooting)": lucidgym_step(batch, "kat2", rollout_horizon=0),
         "lucidgym rssm (default)": lucidgym_step(batch, None),
     }
     medians = interleaved(steps, args.repeats)
+    work = {name: gflops(run) for name, run in steps.items()}
     port = medians["dreamerv3-torch RSSM"]
     lines = [
         f"B={args.batch}, T={args.length}, one thread, torch {torch.__version__}; medians of "
         f"{args.repeats} interleaved steps.",
         "",
-        "| model | ms per training step | speed vs the port |",
-        "|---|---|---|",
-        *(f"| {name} | {t * 1e3:.0f} | {port / t:.2f}x |" for name, t in medians.items()),
+        "| model | ms per training step | speed vs the port | GFLOP per step | GFLOP/s |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {t * 1e3:.0f} | {port / t:.2f}x | {work[name]:.1f} "
+            f"| {work[name] / t:.0f} |"
+            for name, t in medians.items()
+        ),
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -183,6 +183,16 @@ def test_planners_build_on_the_rules_of_an_env_made_without_gym_make():
     assert make_agent("dream", env, base_policy="none").planner.base_policy is None
 
 
+def test_dream_without_rules_searches_box_actions_by_cem_and_discrete_by_random_shooting():
+    pendulum = make_agent("dream", gym.make("Pendulum-v1"), model="ensemble")
+    assert (pendulum.planner.config.mode, pendulum.planner.config.horizon) == ("cem", 20)
+    assert pendulum.planner.config.num_candidates == 128
+    chosen = make_agent("dream", gym.make("Pendulum-v1"), model="ensemble", mode="random")
+    assert (chosen.planner.config.mode, chosen.planner.config.horizon) == ("random", 8)
+    cartpole = make_agent("dream", gym.make("CartPole-v1"), model="ensemble")
+    assert (cartpole.planner.config.mode, cartpole.planner.config.horizon) == ("random", 8)
+
+
 def test_oracle_planners_beat_random_on_tutoring():
     pytest.importorskip("lucidgym.envs.tutoring")
     env = gym.make("Tutoring-v0")

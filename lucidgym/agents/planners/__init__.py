@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+import gymnasium as gym
 import numpy as np
 
 from lucidgym.agents.planners import beam, greedy, mcts, shooting
@@ -64,7 +65,18 @@ ExpertDefaults = Callable[[Mapping[str, Any], bool], dict[str, Any]]
 """``(options given, learned model?) -> defaults`` of a planner over an env's expert rules."""
 
 
+RuleFreeDefaults = Callable[[Mapping[str, Any], gym.spaces.Space[Any], bool], dict[str, Any]]
+"""``(options given, action space, learned model?) -> defaults`` of a planner over an env
+without expert rules."""
+
+
 def _no_defaults(given: Mapping[str, Any], learned: bool) -> dict[str, Any]:
+    return {}
+
+
+def _no_rule_free_defaults(
+    given: Mapping[str, Any], action_space: gym.spaces.Space[Any], learned: bool
+) -> dict[str, Any]:
     return {}
 
 
@@ -87,6 +99,8 @@ class PlannerSpec:
     ``base_policy=``); planners that do not search every action themselves."""
     expert_defaults: ExpertDefaults = _no_defaults
     """Defaults that apply where the env has expert rules (the options given win)."""
+    rule_free_defaults: RuleFreeDefaults = _no_rule_free_defaults
+    """Defaults that apply where the env has none (the options given win)."""
     reads_dream_spread: Callable[[Mapping[str, Any]], bool] = _no_spread
     """Whether, with these options, the planner reads the spread of repeated dreams (it
     then needs a learned model that dreams stochastically)."""
@@ -106,6 +120,7 @@ PLANNERS: dict[str, PlannerSpec] = {
         "dream candidate sequences for a horizon (random shooting, CEM or rules), follow the best",
         follows_base_policy=True,
         expert_defaults=shooting.expert_defaults,
+        rule_free_defaults=shooting.rule_free_defaults,
         reads_dream_spread=shooting.reads_dream_spread,
     ),
     "mcts": PlannerSpec(
@@ -133,6 +148,7 @@ __all__ = [
     "MCTSPlanner",
     "Planner",
     "PlannerBase",
+    "RuleFreeDefaults",
     "PlannerSpec",
     "PriorFn",
     "ShootingConfig",

@@ -120,16 +120,21 @@ def split_config(name: str, config: dict[str, Any]) -> tuple[PlanningAgentConfig
 
 
 def planning_defaults(name: str, env: gym.Env[Any, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` completed with planner ``name``'s defaults over ``env``'s expert rules.
+    """``config`` completed with planner ``name``'s defaults for ``env``.
+
+    Where the env has expert rules, the defaults build on them; where it has none, the
+    planner's defaults for an env without rules apply.
 
     Where those defaults make the planner read the spread of repeated dreams, a learned
     backend is set to dream stochastically (its own declared settings); a backend that
     cannot gets a warning, as its margin over the rules then reads no spread.
     """
-    if config.get("base_policy", "auto") == "none" or expert_policy(env) is None:
-        return config
     spec = PLANNERS[name]
     learned = config.get("model", "oracle") not in SIMULATOR_MODELS
+    if expert_policy(env) is None:
+        return {**spec.rule_free_defaults(config, env.action_space, learned), **config}
+    if config.get("base_policy", "auto") == "none":
+        return config
     defaults = spec.expert_defaults(config, learned)
     if not defaults:
         return config
