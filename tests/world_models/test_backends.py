@@ -13,6 +13,7 @@ import torch
 from lucidgym.batched import batch_take
 from lucidgym.world_models import (
     WORLD_MODELS,
+    SequenceBatch,
     WorldModel,
     config_from_dict,
     config_to_dict,
@@ -269,3 +270,98 @@ def test_a_weighted_done_head_learns_the_weighted_odds_of_an_unpredictable_end(n
             _, pred = model.imagine(state, data.action[:, 0])
         means[weight] = float(pred.done.mean())
     assert means[1.0] < 0.2 and 0.5 < means[20.0] < 0.8
+
+
+def _hidden_velocity_data(n_seq: int, seed: int, ep_len: int = 10) -> SequenceBatch:
+    """Two episodes a sequence of ``x' = x + v + 0.2 [a = 1]``, ``v`` hidden per episode."""
+    rng = np.random.default_rng(seed)
+    rows = ep_len + 1
+    t = 2 * rows
+    obs = np.zeros((n_seq, t, 1), np.float32)
+    act = rng.integers(0, 2, (n_seq, t))
+    is_first = np.zeros((n_seq, t), bool)
+    valid = np.zeros((n_seq, t), bool)
+    for e in range(2):
+        x = rng.uniform(-1, 1, n_seq)
+        v = rng.uniform(-0.3, 0.3, n_seq)
+        for k in range(rows):
+            i = e * rows + k
+            obs[:, i, 0], is_first[:, i], valid[:, i] = x, k == 0, k < ep_len
+            x = x + v + 0.2 * (act[:, i] == 1)
+    return SequenceBatch(
+        torch.tensor(obs),
+        torch.tensor(act),
+        torch.zeros(n_seq, t),
+        torch.zeros(n_seq, t),
+        torch.tensor(is_first),
+        torch.tensor(valid),
+    )
+
+
+def _one_step_error(model: Any, data: SequenceBatch) -> float:
+    """Mean absolute error of the filtered one-step predictions, after each episode's start."""
+    model.eval()
+    errors = []
+    with torch.no_grad():
+        state, _ = model.observe(model.initial_state(data.obs.shape[0]), None, data.obs[:, 0])
+        for t in range(1, data.obs.shape[1]):
+            first = data.is_first[:, t]
+            if bool(first.all()):
+                state, _ = model.observe(state, None, data.obs[:, t])
+                continue
+            state, pred = model.observe(state, data.action[:, t - 1], data.obs[:, t])
+            if t % 11 >= 2:  # rows with an earlier observation in their episode
+                errors.append((pred.obs - data.obs[:, t]).abs().mean().item())
+    return float(np.mean(errors))
+
+
+def test_ensemble_history_infers_what_one_observation_hides() -> None:
+    space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+    actions = gym.spaces.Discrete(2)
+    data, held_out = _hidden_velocity_data(256, seed=0), _hidden_velocity_data(64, seed=1)
+    errors = {}
+    for history in (1, 2):
+        torch.manual_seed(0)
+        model = make_world_model(
+            "ensemble", space, actions, num_members=3, hidden_size=64, history=history
+        )
+        model.fit_normalization(data)
+        if history == 2:
+            errors["untrained"] = _one_step_error(model, held_out)
+        train(model, data, 600, lr=1e-2, batch=64)
+        errors[history] = _one_step_error(model, held_out)
+    # The velocity is uniform on [-0.3, 0.3]: one observation only hints at it (through
+    # how far the position has drifted), two give it exactly.
+    assert errors[1] > 0.08, errors
+    assert errors[2] < 0.4 * errors[1], errors
+    assert errors["untrained"] > 0.4 * errors[1], errors
+
+
+def test_ensemble_history_windows_in_training_match_filtering() -> None:
+    model = make_world_model("ensemble", OBS_SPACE, DISCRETE, **SMALL["ensemble"], history=4)
+    full = model.check_batch(linear_system_data(3, seed=0, ep_len=5))
+    b, t = full.reward.shape
+    # Filter every row of every sequence, restarting where an episode starts.
+    state, _ = model.observe(model.initial_state(b), None, full.obs[:, 0])
+    windows = [state.past]
+    for step in range(1, t):
+        first = full.is_first[:, step]
+        cont, _ = model.observe(state, full.action[:, step - 1], full.obs[:, step])
+        fresh, _ = model.observe(state, None, full.obs[:, step])
+        pick = [
+            torch.where(first.view(-1, *[1] * (c.dim() - 1)), f, c)
+            for c, f in zip(cont, fresh, strict=True)
+        ]
+        state = type(state)(*pick)
+        windows.append(state.past)
+    online = torch.stack(windows, 1)
+    for start in (0, 2):  # a sequence from an episode's start, and one from its middle
+        part = SequenceBatch(*(field[:, start:] for field in full))
+        encoded = model.actions.encode(part.action.reshape(-1)).view(b, t - start, -1)
+        past, complete = model._batch_past(part, encoded)
+        assert torch.allclose(past[complete], online[:, start:][complete])
+        # Mid-episode, the first rows' windows reach before the sequence: not scored.
+        assert bool(complete.all()) == (start == 0)
+    assert model.initial_state(2).past.shape == (2, 3, 4 + 3 + 1)
+    with pytest.raises(ValueError, match="history must be at least 1"):
+        make_world_model("ensemble", OBS_SPACE, DISCRETE, history=0)

@@ -7,6 +7,14 @@ logit. Members see the same batch with their own online-bootstrap weights
 disagreement is the epistemic uncertainty in :attr:`Prediction.uncertainty`.
 Image observations are flattened (``rssm`` suits them better). All members run in
 one batched matrix product per layer.
+
+With ``history = k > 1`` the members also read the ``k - 1`` observations before the
+current one and the actions taken after each, the newest first: a ``k``-th order
+Markov model, for envs whose observation hides part of the state (a window of noisy
+readings averages out their noise; answers over several steps reveal a rate). Before
+an episode's start the window holds zeros and an absent flag. In training a row counts
+only where its window is complete, reaching ``k - 1`` rows back or to the episode's
+start, so sequences of ``seq_len`` rows give ``seq_len - k + 1`` rows mid-episode.
 """
 
 from __future__ import annotations
@@ -49,8 +57,13 @@ class EnsembleConfig:
     """Weight of the termination loss."""
     terminal_weight: float = 1.0
     """Weight of a terminal step's termination loss against a non-terminal one's."""
+    history: int = 1
+    """Observations each member reads: 1, the current one (Markov in the observation);
+    ``k > 1`` adds the ``k - 1`` before it with the actions between (module docstring)."""
 
     def __post_init__(self) -> None:
+        if self.history < 1:
+            raise ValueError(f"history must be at least 1, got {self.history}")
         if self.imagine_mode not in ("mean", "random"):
             raise ValueError(f"imagine_mode must be 'mean' or 'random', got {self.imagine_mode!r}")
         if self.num_members < 1:
@@ -62,6 +75,9 @@ class EnsembleState(NamedTuple):
 
     obs: Tensor
     """``[B, *O]`` the current observation (environment scale)."""
+    past: Tensor
+    """``[B, history - 1, D + A + 1]`` the earlier observations (normalized, flattened),
+    each with the encoded action that followed it and a present flag, the newest first."""
 
 
 class EnsembleLinear(nn.Module):
@@ -102,7 +118,9 @@ class EnsembleWorldModel(WorldModelBase):
         self.config: EnsembleConfig = config
         n, d, width = config.num_members, self.obs_dim, config.hidden_size
         layers: list[nn.Module] = []
-        in_dim = d + self.actions.dim
+        self.entry_dim = d + self.actions.dim + 1
+        """Width of one earlier step in :attr:`EnsembleState.past`."""
+        in_dim = d + self.actions.dim + (config.history - 1) * self.entry_dim
         for _ in range(config.num_layers):
             layers += [EnsembleLinear(n, in_dim, width), nn.SiLU()]
             in_dim = width
@@ -115,15 +133,41 @@ class EnsembleWorldModel(WorldModelBase):
 
     def initial_state(self, batch_size: int) -> EnsembleState:
         """Zero observations ``[batch_size, *O]`` (replaced by the first ``observe``)."""
-        return EnsembleState(torch.zeros(batch_size, *self.obs_shape, device=self.device))
+        return EnsembleState(
+            torch.zeros(batch_size, *self.obs_shape, device=self.device),
+            self._empty_past(batch_size),
+        )
 
-    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _empty_past(self, batch_size: int) -> Tensor:
+        shape = (batch_size, self.config.history - 1, self.entry_dim)
+        return torch.zeros(shape, device=self.device)
+
+    def _remember(self, state: EnsembleState, action: Tensor) -> Tensor:
+        """``state.past`` with ``state.obs`` and the ``action`` taken there in front."""
+        if self.config.history == 1:
+            return state.past
+        obs = self.norm.obs(state.obs).reshape(state.obs.shape[0], -1)
+        present = torch.ones(obs.shape[0], 1, device=obs.device)
+        entry = torch.cat([obs, action, present], -1)[:, None]
+        return torch.cat([entry, state.past[:, :-1]], 1)
+
+    def forward(
+        self, obs: Tensor, action: Tensor, past: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Every member on ``obs [M, *O]`` (env scale) and encoded ``action [M, A]``.
+
+        ``past [M, history - 1, D + A + 1]`` is the window of earlier steps
+        (:attr:`EnsembleState.past`); ``None`` only where ``history`` is 1.
 
         Returns ``(mean [N, M, D+1], logvar [N, M, D+1], done logit [N, M])``: the last of
         the ``D + 1`` outputs is the normalized reward, the others the normalized delta.
         """
-        x = torch.cat([self.norm.obs(obs).reshape(obs.shape[0], -1), action], -1)
+        parts = [self.norm.obs(obs).reshape(obs.shape[0], -1), action]
+        if self.config.history > 1:
+            if past is None:
+                raise ValueError("forward: past is needed where history > 1")
+            parts.append(past.reshape(obs.shape[0], -1))
+        x = torch.cat(parts, -1)
         out = self.net(x.unsqueeze(0).expand(self.config.num_members, -1, -1))
         d = self.obs_dim + 1
         mean, logvar = out[..., :d], out[..., d : 2 * d]
@@ -131,8 +175,8 @@ class EnsembleWorldModel(WorldModelBase):
         logvar = self.min_logvar + F.softplus(logvar - self.min_logvar)
         return mean, logvar, out[..., -1]
 
-    def _predict(self, obs: Tensor, action: Tensor) -> Prediction:
-        mean, logvar, done = self.forward(obs, action)
+    def _predict(self, obs: Tensor, action: Tensor, past: Tensor) -> Prediction:
+        mean, logvar, done = self.forward(obs, action, past)
         center = mean.mean(0)
         if self.config.imagine_mode == "random":
             rows = torch.arange(obs.shape[0], device=obs.device)
@@ -157,12 +201,43 @@ class EnsembleWorldModel(WorldModelBase):
         self, state: EnsembleState, action: Tensor | None, obs: Tensor
     ) -> tuple[EnsembleState, Prediction]:
         if action is None:
-            return EnsembleState(obs), self.prior_prediction(obs.shape[0])
-        return EnsembleState(obs), self._predict(state.obs, action)
+            fresh = EnsembleState(obs, self._empty_past(obs.shape[0]))
+            return fresh, self.prior_prediction(obs.shape[0])
+        pred = self._predict(state.obs, action, state.past)
+        return EnsembleState(obs, self._remember(state, action)), pred
 
     def _imagine(self, state: EnsembleState, action: Tensor) -> tuple[EnsembleState, Prediction]:
-        pred = self._predict(state.obs, action)
-        return EnsembleState(pred.obs), pred
+        pred = self._predict(state.obs, action, state.past)
+        return EnsembleState(pred.obs, self._remember(state, action)), pred
+
+    def _batch_past(self, batch: SequenceBatch, action: Tensor) -> tuple[Tensor, Tensor]:
+        """Every row's window of earlier steps, and where it is complete.
+
+        Args:
+            batch: a checked ``[B, T, ...]`` batch.
+            action: ``[B, T, A]`` its encoded actions.
+
+        Returns:
+            ``(past [B, T, history - 1, D + A + 1], complete [B, T] bool)``: a window is
+            complete where it reaches ``history - 1`` rows back, or to the episode's start.
+        """
+        b, t = batch.reward.shape
+        obs = self.norm.obs(batch.obs.reshape(b * t, *self.obs_shape)).reshape(b, t, -1)
+        steps = torch.cat([obs, action, torch.ones(b, t, 1, device=obs.device)], -1)
+        # Rows before the sequence's first episode start belong to episode 0.
+        episode = torch.cumsum(batch.is_first.long(), 1)
+        lags = []
+        for lag in range(1, self.config.history):
+            if lag >= t:
+                lags.append(torch.zeros_like(steps))
+                continue
+            earlier = F.pad(steps[:, :-lag], (0, 0, lag, 0))
+            same = F.pad(episode[:, :-lag], (lag, 0), value=-1) == episode
+            lags.append(earlier * same[..., None].to(earlier.dtype))
+        past = torch.stack(lags, 2)
+        index = torch.arange(t, device=obs.device).expand(b, t)
+        complete = (index >= self.config.history - 1) | (episode > 0)
+        return past, complete
 
     def loss(self, batch: SequenceBatch) -> tuple[Tensor, dict[str, float]]:
         """Gaussian NLL of every member on its bootstrap weighting of ``batch [B, T, ...]``.
@@ -174,7 +249,13 @@ class EnsembleWorldModel(WorldModelBase):
         n = self.config.num_members
         obs = batch.obs.reshape(b * t, *self.obs_shape)
         action = self.actions.encode(batch.action.reshape(b * t, *self.actions.shape))
-        mean, logvar, done = self.forward(obs, action)
+        past = None
+        rows = batch.valid
+        if self.config.history > 1:
+            past, complete = self._batch_past(batch, action.view(b, t, -1))
+            past = past.reshape(b * t, self.config.history - 1, self.entry_dim)
+            rows = rows & complete
+        mean, logvar, done = self.forward(obs, action, past)
         mean, logvar, done = mean.view(n, b, t, -1), logvar.view(n, b, t, -1), done.view(n, b, t)
         delta = ((batch.obs[:, 1:] - batch.obs[:, :-1]) / self.norm.delta_scale).reshape(
             b, t - 1, -1
@@ -186,13 +267,13 @@ class EnsembleWorldModel(WorldModelBase):
             weight = torch.poisson(torch.ones(n, b, 1, device=self.device))
         else:
             weight = torch.ones(n, b, 1, device=self.device)
-        step = torch.cat([batch.valid[:, :-1], torch.zeros_like(batch.valid[:, :1])], 1)
+        step = torch.cat([rows[:, :-1], torch.zeros_like(rows[:, :1])], 1)
         bce = done_bce(done, batch.terminal.expand(n, -1, -1), self.config.terminal_weight)
         bounds = 0.01 * (self.max_logvar.sum() - self.min_logvar.sum())
         terms = {
             "loss/recon": masked_mean(nll[..., :-1].mean(-1) * weight, step.expand(n, -1, -1))
             + bounds,
-            "loss/reward": masked_mean(nll[..., -1] * weight, batch.valid.expand(n, -1, -1)),
-            "loss/done": masked_mean(bce * weight, batch.valid.expand(n, -1, -1)),
+            "loss/reward": masked_mean(nll[..., -1] * weight, rows.expand(n, -1, -1)),
+            "loss/done": masked_mean(bce * weight, rows.expand(n, -1, -1)),
         }
         return self.combine(terms, self.head_scales())
