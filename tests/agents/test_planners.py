@@ -286,7 +286,9 @@ def test_policy_mode_keeps_the_base_action_without_clear_evidence():
     noisy = BanditDynamics([1.0, 1.1, 0.5], noise=3.0)
     assert ShootingPlanner(cfg, base_policy=always_zero).plan(noisy, ROOT) == 0
     clear = BanditDynamics([1.0, 5.0, 0.5], noise=0.1)
-    assert ShootingPlanner(cfg, base_policy=always_zero).plan(clear, ROOT) == 1
+    planner = ShootingPlanner(cfg, base_policy=always_zero)
+    assert planner.plan(clear, ROOT) == 1
+    assert planner.last_base == 0 and int(np.argmax(planner.last_scores)) == 1
 
 
 def test_policy_mode_improves_on_its_base_policy_through_the_trap():
@@ -300,6 +302,9 @@ def test_policy_mode_improves_on_its_base_policy_through_the_trap():
     planner = ShootingPlanner(ShootingConfig(mode="policy", horizon=3, gamma=1.0), base_policy=base)
     assert planner.plan(dynamics, ROOT) == 1
     assert planner.last_score == pytest.approx(4.0)
+    # Every first action's value under the base policy: 1 (pit), 4 (door), 1.3 (meadow).
+    np.testing.assert_allclose(planner.last_scores, [1.0, 4.0, 1.3], rtol=1e-6)
+    assert planner.last_base is None  # no confidence test, so no base choice is read
 
 
 def _door_policy_dynamics() -> tuple[TableDynamics, object]:

@@ -108,6 +108,13 @@ class ShootingPlanner(PlannerBase):
         """The sequence chosen at the last re-plan: ``[H]`` or ``[H, A]``."""
         self.last_score = 0.0
         """Its imagined return."""
+        self.last_scores: np.ndarray | None = None
+        """``mode="policy"``: each candidate first action's mean imagined return at the
+        last re-plan, in the order of the candidates (a ``Discrete`` space's actions in
+        order), before the confidence test; else ``None``."""
+        self.last_base: int | None = None
+        """``mode="policy"``: the candidate index of the base policy's own choice at the
+        last re-plan, where there is a base policy; else ``None``."""
         self._remaining: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -179,6 +186,7 @@ class ShootingPlanner(PlannerBase):
         samples = returns.reshape(candidates.n, cfg.samples)
         scores = samples.mean(axis=1)
         best = int(np.argmax(scores))
+        self.last_scores, self.last_base = scores, None
         if (
             cfg.confidence > 0
             and isinstance(space, gym.spaces.Discrete)
@@ -189,6 +197,7 @@ class ShootingPlanner(PlannerBase):
             # worse than the base policy's own. Deviate from it only on clear evidence.
             root_one = dynamics.take(root, np.zeros(1, dtype=np.int64))
             base = int(np.asarray(policy(root_one)).reshape(-1)[0]) - int(space.start)
+            self.last_base = base
             se = samples.std(axis=1, ddof=1) / np.sqrt(cfg.samples)
             margin = cfg.confidence * np.sqrt(se[best] ** 2 + se[base] ** 2)
             if scores[best] - scores[base] <= margin:
